@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs every pgjobs test: builds and installs the extension, starts a
+# throwaway cluster, then runs the pg_regress suite (test/sql), the
+# isolation specs (test/specs), the pgTAP API-contract tests (test/pgtap)
+# and the TAP tests (test/t, which start clusters of their own).
+# The last line is "N passed, N failed"; the exit status is 0 only if
+# nothing failed.
+set -u
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+install_deps || exit 1
+build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+cluster_start || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+LOG=$(mktemp -d /tmp/pgjobs-test.XXXXXX)
+chmod 777 "$LOG"
+
+# tally FILE adds the "... ok" and "... FAILED" lines of pg_regress output.
+tally() {
+    local ok bad
+    ok=$(grep -cE '\.\.\. ok' "$1")
+    bad=$(grep -cE '\.\.\. (FAILED|failed)' "$1")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+}
+
+# report NAME STATUS counts one test that is not run by pg_regress.
+report() {
+    if [ "$2" = 0 ]; then
+        echo "test $1 ... ok"
+        passed=$((passed + 1))
+    else
+        echo "test $1 ... FAILED"
+        failed=$((failed + 1))
+    fi
+}
+
+echo "== pg_regress: test/sql"
+make -s installcheck PG_CONFIG="$PG_CONFIG" ISOLATION= 2>&1 | tee "$LOG/regress.out"
+tally "$LOG/regress.out"
+[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
+
+echo "== isolation: test/specs"
+make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= 2>&1 | tee "$LOG/isolation.out"
+tally "$LOG/isolation.out"
+[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+
+echo "== pgTAP: test/pgtap"
+psql -X -q -c "CREATE DATABASE pgtap_check" >/dev/null
+psql -X -q -d pgtap_check -c "CREATE EXTENSION pgtap; CREATE EXTENSION pgjobs" >/dev/null
+for t in test/pgtap/*.sql; do
+    [ -e "$t" ] || continue
+    pg_prove -d pgtap_check "$t" >"$LOG/pgtap.out" 2>&1
+    status=$?
+    [ "$status" = 0 ] || cat "$LOG/pgtap.out"
+    report "$t" "$status"
+done
+
+echo "== TAP: test/t"
+for t in test/t/*.pl; do
+    [ -e "$t" ] || continue
+    tdir="$LOG/tap-$(basename "$t" .pl)"
+    mkdir -p "$tdir" && chmod 777 "$tdir"
+    as_pg env PATH="$PGBIN:$PATH" TESTDIR="$tdir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+        prove -I "$PGXS_DIR/src/test/perl" -I test/t "$t" >"$LOG/tap.out" 2>&1
+    status=$?
+    cat "$LOG/tap.out"
+    [ "$status" = 0 ] || find "$tdir" -name '*.log' -exec tail -n 40 {} \;
+    report "$t" "$status"
+done
+
+cluster_stop
+rm -rf "$LOG"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,570 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  All access to the jobs.* tables.
+ *
+ * Every statement pgjobs runs per job is here, prepared once per backend
+ * with SPI_prepare, kept with SPI_keepplan and run with SPI_execute_plan.
+ * Plans are prepared with search_path pinned to "pg_catalog, pg_temp" so
+ * that no object in a caller's schema can capture an operator or function;
+ * the plan cache replans under that same path when the tables change.
+ * Values only ever travel as parameters, never as SQL text.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "pgjobs.h"
+
+/*
+ * What a failed attempt does, shared by nack and expiry.  The statement
+ * that includes it starts with a CTE "target(job_id, error, retry_at)" of
+ * locked running jobs; those with retries left go back to pending, the
+ * others move to jobs.job as failed.  $1 is always the current time.
+ */
+#define FAIL_JOBS_TAIL \
+	", retried AS (" \
+	"  UPDATE jobs.job_queue q" \
+	"     SET status = 'pending', expires_at = NULL, last_error = t.error," \
+	"         scheduled_at = COALESCE(t.retry_at," \
+	"                                 $1 + jobs.retry_delay(q.attempts))" \
+	"    FROM target t" \
+	"   WHERE q.job_id = t.job_id AND q.attempts <= q.max_retries" \
+	"  RETURNING q.job_id" \
+	"), failed AS (" \
+	"  DELETE FROM jobs.job_queue q USING target t" \
+	"   WHERE q.job_id = t.job_id AND q.attempts > q.max_retries" \
+	"  RETURNING q.job_id, q.task, q.body, q.priority, q.attempts," \
+	"            q.max_retries, q.timeout, t.error, q.created_at," \
+	"            q.scheduled_at, q.started_at" \
+	"), finished AS (" \
+	"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts," \
+	"                        max_retries, timeout, last_error, created_at," \
+	"                        scheduled_at, started_at, finished_at)" \
+	"  SELECT f.job_id, f.task, f.body, 'failed', f.priority, f.attempts," \
+	"         f.max_retries, f.timeout, f.error, f.created_at," \
+	"         f.scheduled_at, f.started_at, $1" \
+	"    FROM failed f" \
+	"  RETURNING job_id" \
+	")" \
+	" SELECT (SELECT count(*) FROM retried) + (SELECT count(*) FROM finished)"
+
+/* The columns consume returns, in the order of its RETURNS TABLE. */
+#define CLAIM_RETURNING \
+	" RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
+	"           q.priority, q.timeout, q.created_at, q.scheduled_at," \
+	"           q.expires_at" \
+	") SELECT * FROM claimed" \
+	"   ORDER BY priority DESC, scheduled_at, job_id"
+
+#define CLAIM_SET \
+	"  UPDATE jobs.job_queue q" \
+	"     SET status = 'running', attempts = q.attempts + 1," \
+	"         started_at = $1," \
+	"         expires_at = $1 + q.timeout * interval '1 second'" \
+	"    FROM next n WHERE q.job_id = n.job_id"
+
+typedef enum CatalogPlanId
+{
+	PLAN_INSERT_JOB,
+	PLAN_INSERT_JOBS,
+	PLAN_CLAIM,
+	PLAN_CLAIM_TOPIC,
+	PLAN_EXPIRE,
+	PLAN_FINISH,
+	PLAN_FAIL,
+	PLAN_DIAGNOSE,
+	NUM_PLANS
+} CatalogPlanId;
+
+typedef struct CatalogPlanDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[6];
+} CatalogPlanDef;
+
+/*
+ * The statements.  PLAN_INSERT_JOBS has one argument whose type
+ * (jobs.bulk_job[]) has no fixed OID; it is filled in at prepare time.
+ */
+static const CatalogPlanDef plan_defs[NUM_PLANS] = {
+	[PLAN_INSERT_JOB] = {
+		"INSERT INTO jobs.job_queue"
+		"  (task, body, scheduled_at, timeout, priority, max_retries)"
+		" VALUES ($1, $2, COALESCE($3, now()), COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "),"
+		"         $5, $6)"
+		" RETURNING job_id",
+		6, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID}
+	},
+	[PLAN_INSERT_JOBS] = {
+		"INSERT INTO jobs.job_queue"
+		"  (task, body, scheduled_at, timeout, priority, max_retries)"
+		" SELECT j.task, j.body, COALESCE(j.scheduled_at::timestamptz, now()),"
+		"        COALESCE(j.timeout, " PGJOBS_DEFAULT_TIMEOUT "),"
+		"        COALESCE(j.priority, 0), COALESCE(j.max_retries, 3)"
+		"   FROM unnest($1) WITH ORDINALITY"
+		"        AS j(task, body, scheduled_at, timeout, priority, max_retries, ord)"
+		"  ORDER BY j.ord"
+		" RETURNING job_id",
+		1, {InvalidOid}
+	},
+	[PLAN_CLAIM] = {
+		"WITH next AS ("
+		"  SELECT job_id FROM jobs.job_queue"
+		"   WHERE status = 'pending' AND scheduled_at <= $1"
+		"   ORDER BY priority DESC, scheduled_at, job_id"
+		"   LIMIT $2"
+		"   FOR UPDATE SKIP LOCKED"
+		"), claimed AS (" CLAIM_SET CLAIM_RETURNING,
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	[PLAN_CLAIM_TOPIC] = {
+		"WITH next AS ("
+		"  SELECT job_id FROM jobs.job_queue"
+		"   WHERE status = 'pending' AND scheduled_at <= $1"
+		"     AND task::text LIKE $3"
+		"   ORDER BY priority DESC, scheduled_at, job_id"
+		"   LIMIT $2"
+		"   FOR UPDATE SKIP LOCKED"
+		"), claimed AS (" CLAIM_SET CLAIM_RETURNING,
+		3, {TIMESTAMPTZOID, INT4OID, TEXTOID}
+	},
+	[PLAN_EXPIRE] = {
+		"WITH target AS ("
+		"  SELECT job_id,"
+		"         'job timed out after ' || timeout || ' seconds' AS error,"
+		"         NULL::timestamptz AS retry_at"
+		"    FROM jobs.job_queue"
+		"   WHERE status = 'running' AND expires_at < $1"
+		"   ORDER BY expires_at"
+		"   LIMIT $2"
+		"   FOR UPDATE SKIP LOCKED"
+		")" FAIL_JOBS_TAIL,
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	[PLAN_FINISH] = {
+		"WITH done AS ("
+		"  DELETE FROM jobs.job_queue"
+		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
+		"  RETURNING job_id, task, body, priority, attempts, max_retries,"
+		"            timeout, last_error, created_at, scheduled_at, started_at"
+		")"
+		" INSERT INTO jobs.job (job_id, task, body, status, priority, attempts,"
+		"                       max_retries, timeout, last_error, result,"
+		"                       created_at, scheduled_at, started_at, finished_at)"
+		" SELECT d.job_id, d.task, d.body, 'succeeded', d.priority, d.attempts,"
+		"        d.max_retries, d.timeout, d.last_error, $3,"
+		"        d.created_at, d.scheduled_at, d.started_at, $1"
+		"   FROM done d"
+		" RETURNING job_id",
+		3, {TIMESTAMPTZOID, INT8OID, JSONBOID}
+	},
+	[PLAN_FAIL] = {
+		"WITH target AS ("
+		"  SELECT job_id, $3::text AS error, $4::timestamptz AS retry_at"
+		"    FROM jobs.job_queue"
+		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
+		"   FOR UPDATE"
+		")" FAIL_JOBS_TAIL,
+		4, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[PLAN_DIAGNOSE] = {
+		"SELECT status, expires_at < $1, timeout::text"
+		"  FROM jobs.job_queue WHERE job_id = $2"
+		" UNION ALL "
+		"SELECT status, false, timeout::text"
+		"  FROM jobs.job WHERE job_id = $2"
+		" LIMIT 1",
+		2, {TIMESTAMPTZOID, INT8OID}
+	},
+};
+
+static SPIPlanPtr plans[NUM_PLANS];
+
+/* The array type PLAN_INSERT_JOBS was prepared for. */
+static Oid	insert_jobs_array_type = InvalidOid;
+
+/*
+ * PreparePlan prepares the statement def for this backend and keeps it.
+ *
+ * search_path is pinned while parsing; the plan cache remembers the path a
+ * plan was made under and uses it again whenever it replans.
+ */
+static SPIPlanPtr
+PreparePlan(const CatalogPlanDef *def, const Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+	int			save_nestlevel;
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	plan = SPI_prepare(def->sql, def->nargs, (Oid *) argtypes);
+	if (plan == NULL)
+		elog(ERROR, "pgjobs: SPI_prepare failed: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "pgjobs: SPI_keepplan failed");
+
+	AtEOXact_GUC(true, save_nestlevel);
+	return plan;
+}
+
+/*
+ * GetPlan returns the kept plan for id, preparing it on first use.
+ * The caller must be connected to SPI.
+ */
+static SPIPlanPtr
+GetPlan(CatalogPlanId id)
+{
+	if (plans[id] == NULL)
+		plans[id] = PreparePlan(&plan_defs[id], plan_defs[id].argtypes);
+	return plans[id];
+}
+
+/*
+ * ExecutePlan runs plan id and checks that it answered with expected_rc.
+ */
+static void
+ExecutePlan(CatalogPlanId id, Datum *values, const char *nulls, int expected_rc)
+{
+	int			rc;
+
+	rc = SPI_execute_plan(GetPlan(id), values, nulls, false, 0);
+	if (rc != expected_rc)
+		elog(ERROR, "pgjobs: statement %d failed: %s",
+			 (int) id, SPI_result_code_string(rc));
+}
+
+/*
+ * ConnectSPI opens an SPI session, failing loudly if it cannot.
+ */
+static void
+ConnectSPI(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "pgjobs: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * FinishSPI closes the SPI session opened by ConnectSPI.
+ */
+static void
+FinishSPI(void)
+{
+	int			rc = SPI_finish();
+
+	if (rc != SPI_OK_FINISH)
+		elog(ERROR, "pgjobs: SPI_finish failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * SingleInt64Result returns the int8 in the only column of the only row of
+ * the last SPI result.
+ */
+static int64
+SingleInt64Result(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_processed != 1 || SPI_tuptable == NULL ||
+		SPI_tuptable->tupdesc->natts != 1)
+		elog(ERROR, "pgjobs: expected one row with one column, got " UINT64_FORMAT " rows",
+			 (uint64) SPI_processed);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "pgjobs: unexpected NULL result");
+	return DatumGetInt64(d);
+}
+
+/*
+ * CopyResultRows appends every row of the last SPI result to out, as rows
+ * of out_desc.  The result must have out_desc's column types in order;
+ * tuplestore_putvalues copies the values into the store's own memory.
+ */
+static void
+CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
+{
+	TupleDesc	spi_desc;
+	Datum	   *values;
+	bool	   *isnull;
+	uint64		row;
+	int			col;
+
+	if (SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: statement returned no result set");
+	spi_desc = SPI_tuptable->tupdesc;
+	if (spi_desc->natts != out_desc->natts)
+		elog(ERROR, "pgjobs: statement returned %d columns, expected %d",
+			 spi_desc->natts, out_desc->natts);
+	for (col = 0; col < out_desc->natts; col++)
+	{
+		if (TupleDescAttr(spi_desc, col)->atttypid !=
+			TupleDescAttr(out_desc, col)->atttypid)
+			elog(ERROR, "pgjobs: column %d has type %u, expected %u", col + 1,
+				 TupleDescAttr(spi_desc, col)->atttypid,
+				 TupleDescAttr(out_desc, col)->atttypid);
+	}
+
+	values = palloc(sizeof(Datum) * out_desc->natts);
+	isnull = palloc(sizeof(bool) * out_desc->natts);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		heap_deform_tuple(SPI_tuptable->vals[row], spi_desc, values, isnull);
+		tuplestore_putvalues(out, out_desc, values, isnull);
+	}
+}
+
+/*
+ * CatalogInsertJob queues one job and returns its id.
+ */
+int64
+CatalogInsertJob(const JobSpec *spec)
+{
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	int64		job_id;
+
+	values[0] = PointerGetDatum(spec->task);
+	values[1] = spec->body;
+	if (spec->body_isnull)
+		nulls[1] = 'n';
+	values[2] = spec->scheduled_at;
+	if (spec->scheduled_at_isnull)
+		nulls[2] = 'n';
+	values[3] = spec->timeout;
+	if (spec->timeout_isnull)
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(spec->priority_isnull ?
+							  PGJOBS_DEFAULT_PRIORITY : spec->priority);
+	values[5] = Int32GetDatum(spec->max_retries_isnull ?
+							  PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_INSERT_JOB, values, nulls, SPI_OK_INSERT_RETURNING);
+	job_id = SingleInt64Result();
+	FinishSPI();
+
+	return job_id;
+}
+
+/*
+ * CatalogInsertJobs queues every element of the jobs.bulk_job[] array jobs
+ * in one statement and appends the new ids, in input order, to out.
+ *
+ * The array type's OID belongs to the extension, so a plan prepared before
+ * the extension was dropped and created again would name a type that no
+ * longer exists: prepare again when the OID changes.
+ */
+void
+CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
+				  TupleDesc out_desc)
+{
+	Datum		values[1];
+
+	ConnectSPI();
+	if (plans[PLAN_INSERT_JOBS] == NULL || insert_jobs_array_type != array_type)
+	{
+		if (plans[PLAN_INSERT_JOBS] != NULL)
+		{
+			SPI_freeplan(plans[PLAN_INSERT_JOBS]);
+			plans[PLAN_INSERT_JOBS] = NULL;
+		}
+		plans[PLAN_INSERT_JOBS] = PreparePlan(&plan_defs[PLAN_INSERT_JOBS],
+											  &array_type);
+		insert_jobs_array_type = array_type;
+	}
+
+	values[0] = jobs;
+	ExecutePlan(PLAN_INSERT_JOBS, values, NULL, SPI_OK_INSERT_RETURNING);
+	CopyResultRows(out, out_desc);
+	FinishSPI();
+}
+
+/*
+ * CatalogClaimJobs claims up to num ready jobs, those whose task is LIKE
+ * like_pattern when it is not NULL, and appends them to out.
+ */
+void
+CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
+				 Tuplestorestate *out, TupleDesc out_desc)
+{
+	Datum		values[3];
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(num);
+	values[2] = PointerGetDatum(like_pattern);
+
+	ConnectSPI();
+	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM, values, NULL,
+				SPI_OK_SELECT);
+	CopyResultRows(out, out_desc);
+	FinishSPI();
+}
+
+/*
+ * CatalogExpireJobs reclaims up to limit running jobs whose lease ended
+ * before now, skipping rows other sessions hold, and returns how many it
+ * reclaimed.  Each counts as a failed attempt.
+ */
+int64
+CatalogExpireJobs(TimestampTz now, int32 limit)
+{
+	Datum		values[2];
+	int64		count;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(limit);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_EXPIRE, values, NULL, SPI_OK_SELECT);
+	count = SingleInt64Result();
+	FinishSPI();
+
+	return count;
+}
+
+/*
+ * CatalogFinishJob moves running job job_id to jobs.job as succeeded, if its
+ * lease still holds at now.  Returns false, changing nothing, otherwise.
+ *
+ * Under READ COMMITTED a concurrent expiry or nack of the same row makes the
+ * DELETE wait, then recheck the row: exactly one of them wins.
+ */
+bool
+CatalogFinishJob(int64 job_id, TimestampTz now, Datum result, bool result_isnull)
+{
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		done;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = result;
+	if (result_isnull)
+		nulls[2] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_FINISH, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed > 1)
+		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
+	done = (SPI_processed == 1);
+	FinishSPI();
+
+	return done;
+}
+
+/*
+ * CatalogFailJob ends the current attempt of running job job_id as failed
+ * with error, if its lease still holds at now: the job is retried at
+ * retry_at (or after the backoff), or moved to jobs.job as failed when it
+ * has no retries left.  Returns false, changing nothing, otherwise.
+ */
+bool
+CatalogFailJob(int64 job_id, TimestampTz now, text *error,
+			   Datum retry_at, bool retry_at_isnull)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int64		count;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = PointerGetDatum(error);
+	if (error == NULL)
+		nulls[2] = 'n';
+	values[3] = retry_at;
+	if (retry_at_isnull)
+		nulls[3] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_FAIL, values, nulls, SPI_OK_SELECT);
+	count = SingleInt64Result();
+	FinishSPI();
+
+	if (count > 1)
+		elog(ERROR, "pgjobs: nack changed " INT64_FORMAT " jobs", count);
+	return count == 1;
+}
+
+/*
+ * CatalogReportNotRunning raises the error that tells a worker why its ack
+ * or nack (action) of job_id did not count: the job does not exist, is not
+ * running, or its lease lapsed.  It runs only after the change failed, so
+ * a race can at worst make the detail describe a newer state.
+ */
+void
+CatalogReportNotRunning(int64 job_id, TimestampTz now, const char *action)
+{
+	Datum		values[2];
+	char	   *status = NULL;
+	bool		lapsed = false;
+	char	   *timeout = NULL;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_DIAGNOSE, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		MemoryContext spi_cxt;
+
+		/* the strings must outlive SPI_finish: make them in caller memory */
+		spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		status = SPI_getvalue(tuple, desc, 1);
+		timeout = SPI_getvalue(tuple, desc, 3);
+		MemoryContextSwitchTo(spi_cxt);
+		d = SPI_getbinval(tuple, desc, 2, &isnull);
+		lapsed = !isnull && DatumGetBool(d);
+	}
+	FinishSPI();
+
+	if (status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),
+				 errmsg("job " INT64_FORMAT " does not exist", job_id),
+				 errhint("Pass a job_id returned by jobs.consume or jobs.consume_topic.")));
+
+	if (strcmp(status, "running") == 0 && lapsed)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_LEASE_EXPIRED),
+				 errmsg("cannot %s job " INT64_FORMAT ": its lease has expired",
+						action, job_id),
+				 errdetail("The job ran past its timeout of %s seconds and will be retried or failed as a timed-out attempt.",
+						   timeout ? timeout : "?"),
+				 errhint("Publish the job with a longer timeout.")));
+
+	if (strcmp(status, "pending") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_JOB_NOT_RUNNING),
+				 errmsg("cannot %s job " INT64_FORMAT ": it is not running",
+						action, job_id),
+				 errdetail("The job is pending: it was never claimed, or its lease lapsed and it went back to the queue."),
+				 errhint("Only a job claimed by jobs.consume can be acknowledged, and only before its timeout.")));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_PGJOBS_JOB_NOT_RUNNING),
+			 errmsg("cannot %s job " INT64_FORMAT ": it is not running",
+					action, job_id),
+			 errdetail("The job is %s.", status),
+			 errhint("Each claim of a job can be acknowledged once, with jobs.ack or jobs.nack.")));
+}

@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * consume.c
+ *	  jobs.consume and jobs.consume_topic: claiming ready jobs.
+ *
+ * A claim is one statement: pick up to num pending jobs whose time has come,
+ * highest priority first, with FOR UPDATE SKIP LOCKED so concurrent
+ * consumers never wait for or share a row, and mark them running until
+ * now + timeout.  The claim belongs to the caller's transaction: if it rolls
+ * back, the jobs are pending again.  Expired jobs are reclaimed first, at
+ * most every pgjobs.consume_expire_interval (expire.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "pgjobs.h"
+
+PG_FUNCTION_INFO_V1(pgjobs_consume);
+PG_FUNCTION_INFO_V1(pgjobs_consume_topic);
+
+/* Longest topic pattern accepted; no task name is longer. */
+#define MAX_PATTERN_LENGTH	PGJOBS_MAX_TASK_LENGTH
+
+/*
+ * BeginMaterializedResult checks that the caller accepts a materialized
+ * result set, creates the tuplestore in per-query memory and returns it with
+ * the function's result descriptor.  (InitMaterializedSRF does this from
+ * PostgreSQL 15 on; this works on every supported version.)
+ */
+Tuplestorestate *
+BeginMaterializedResult(FunctionCallInfo fcinfo, TupleDesc *desc)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old_cxt;
+	Tuplestorestate *store;
+	TupleDesc	tupdesc;
+	Oid			result_type;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+
+	old_cxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	switch (get_call_result_type(fcinfo, &result_type, &tupdesc))
+	{
+		case TYPEFUNC_COMPOSITE:
+			tupdesc = CreateTupleDescCopy(tupdesc);
+			break;
+		case TYPEFUNC_SCALAR:
+			/* RETURNS TABLE with one column, e.g. publish_bulk's job_id */
+			tupdesc = CreateTemplateTupleDesc(1);
+			TupleDescInitEntry(tupdesc, (AttrNumber) 1, "result",
+							   result_type, -1, 0);
+			break;
+		default:
+			elog(ERROR, "pgjobs: unexpected result type of a set-returning function");
+	}
+	store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+								  false, work_mem);
+	MemoryContextSwitchTo(old_cxt);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+
+	*desc = tupdesc;
+	return store;
+}
+
+/*
+ * CheckNum rejects a NULL or non-positive job count.
+ */
+static int32
+CheckNum(FunctionCallInfo fcinfo, int argno)
+{
+	int32		num;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("num must not be NULL"),
+				 errhint("Pass how many jobs to claim at most, for example 1.")));
+	num = PG_GETARG_INT32(argno);
+	if (num <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("num must be greater than zero, not %d", num),
+				 errhint("Pass how many jobs to claim at most, for example 1.")));
+	return num;
+}
+
+/*
+ * TopicToLikePattern translates a topic pattern into a LIKE pattern with
+ * the default escape character: % and * match any run of characters, and
+ * every other character, _ and \ included, matches only itself.
+ */
+static text *
+TopicToLikePattern(text *topic)
+{
+	char	   *src = text_to_cstring(topic);
+	StringInfoData buf;
+	char	   *p;
+	int			len = pg_mbstrlen(src);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic pattern must not be empty"),
+				 errhint("Use '%%' to match every task, or a prefix such as 'email.%%'.")));
+	if (len > MAX_PATTERN_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic pattern is %d characters long, longer than the maximum of %d",
+						len, MAX_PATTERN_LENGTH)));
+
+	initStringInfo(&buf);
+	for (p = src; *p != '\0'; p++)
+	{
+		switch (*p)
+		{
+			case '%':
+			case '*':
+				appendStringInfoChar(&buf, '%');
+				break;
+			case '_':
+			case '\\':
+				appendStringInfoChar(&buf, '\\');
+				appendStringInfoChar(&buf, *p);
+				break;
+			default:
+				appendStringInfoChar(&buf, *p);
+				break;
+		}
+	}
+	pfree(src);
+	return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+/*
+ * ConsumeJobs claims up to num jobs matching like_pattern (all when NULL)
+ * into the function's result set.
+ */
+static Datum
+ConsumeJobs(FunctionCallInfo fcinfo, int32 num, text *like_pattern)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Tuplestorestate *out;
+	TupleDesc	desc;
+
+	out = BeginMaterializedResult(fcinfo, &desc);
+	ExpireJobsIfDue(now);
+	CatalogClaimJobs(num, like_pattern, now, out, desc);
+	return (Datum) 0;
+}
+
+/*
+ * pgjobs_consume claims up to num ready jobs.
+ *
+ * jobs.consume(num) -> setof (job_id, task, body, attempt, ...)
+ */
+Datum
+pgjobs_consume(PG_FUNCTION_ARGS)
+{
+	int32		num = CheckNum(fcinfo, 0);
+
+	return ConsumeJobs(fcinfo, num, NULL);
+}
+
+/*
+ * pgjobs_consume_topic claims up to num ready jobs whose task matches a
+ * topic pattern.
+ *
+ * jobs.consume_topic(pattern, num) -> setof (job_id, task, body, ...)
+ */
+Datum
+pgjobs_consume_topic(PG_FUNCTION_ARGS)
+{
+	text	   *like_pattern;
+	int32		num;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic pattern must not be NULL"),
+				 errhint("Use '%%' to match every task, or a prefix such as 'email.%%'.")));
+	num = CheckNum(fcinfo, 1);
+	like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(0));
+
+	return ConsumeJobs(fcinfo, num, like_pattern);
+}

@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * expire.c
+ *	  Reclaiming running jobs whose lease has lapsed.
+ *
+ * A running job past its expiry counts as a failed attempt ("timed out")
+ * and is retried or failed exactly as a nack would.  No daemon is needed:
+ * consume reclaims a batch itself, at most every
+ * pgjobs.consume_expire_interval per backend, and jobs.expire() reclaims
+ * them all on demand.  Rows other sessions hold are skipped, never waited
+ * for; an ack racing the expiry of the same job locks the same row, so
+ * exactly one of them takes effect.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/timestamp.h"
+
+#include "pgjobs.h"
+
+PG_FUNCTION_INFO_V1(pgjobs_expire);
+
+/* When this backend's consume last reclaimed expired jobs. */
+static TimestampTz last_consume_expire = 0;
+
+/*
+ * ExpireJobsIfDue reclaims one batch of expired jobs if this backend has
+ * not done so within pgjobs.consume_expire_interval.
+ */
+void
+ExpireJobsIfDue(TimestampTz now)
+{
+	if (pgjobs_consume_expire_interval > 0 && last_consume_expire != 0 &&
+		!TimestampDifferenceExceeds(last_consume_expire, now,
+									pgjobs_consume_expire_interval))
+		return;
+
+	(void) CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH);
+	last_consume_expire = now;
+}
+
+/*
+ * pgjobs_expire reclaims every expired job, a batch per statement, and
+ * returns how many it reclaimed.
+ *
+ * jobs.expire() -> bigint
+ */
+Datum
+pgjobs_expire(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		total = 0;
+	int64		count;
+
+	do
+	{
+		CHECK_FOR_INTERRUPTS();
+		count = CatalogExpireJobs(now, PGJOBS_EXPIRE_BATCH);
+		total += count;
+	} while (count == PGJOBS_EXPIRE_BATCH);
+
+	PG_RETURN_INT64(total);
+}

@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgjobs.c
+ *	  Module magic, initialization and the pgjobs.* settings.
+ *
+ * Nothing here runs per job: the hot paths live in publish.c, consume.c,
+ * ack.c and expire.c, and every statement they run lives in catalog.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "pgjobs.h"
+
+PG_MODULE_MAGIC;
+
+/* Exponential backoff between attempts, in seconds (retry.c). */
+double		pgjobs_retry_backoff_base = 2.0;
+double		pgjobs_retry_backoff_max = 3600.0;
+
+/* How often, in milliseconds, a backend's consume reclaims expired jobs. */
+int			pgjobs_consume_expire_interval = 1000;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init defines the pgjobs.* settings.  pgjobs needs no shared memory
+ * yet, so loading it on first use is enough; under binary upgrade nothing
+ * is set up at all.
+ */
+void
+_PG_init(void)
+{
+	if (IsBinaryUpgrade)
+		return;
+
+	DefineCustomRealVariable("pgjobs.retry_backoff_base",
+							 "Backoff before the first retry of a failed job, in seconds.",
+							 "Attempt n waits a random time between half and all of "
+							 "base * 2^(n-1) seconds, capped at pgjobs.retry_backoff_max.",
+							 &pgjobs_retry_backoff_base,
+							 2.0, 0.0, 86400.0,
+							 PGC_SUSET,
+							 GUC_UNIT_S,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pgjobs.retry_backoff_max",
+							 "Longest backoff between two attempts of a job, in seconds.",
+							 NULL,
+							 &pgjobs_retry_backoff_max,
+							 3600.0, 0.0, 31536000.0,
+							 PGC_SUSET,
+							 GUC_UNIT_S,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.consume_expire_interval",
+							"How often a backend's consume calls reclaim expired jobs.",
+							"0 reclaims on every call.",
+							&pgjobs_consume_expire_interval,
+							1000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pgjobs");
+}

@@ -1,0 +1,87 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgjobs.h
+ *	  Declarations shared by the pgjobs source files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGJOBS_H
+#define PGJOBS_H
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+/*
+ * pgjobs' own SQLSTATEs, class PJ.  Documented in the README; clients match
+ * on them to learn that an ack or nack did not count.
+ */
+#define ERRCODE_PGJOBS_JOB_NOT_FOUND		MAKE_SQLSTATE('P','J','0','0','1')
+#define ERRCODE_PGJOBS_JOB_NOT_RUNNING		MAKE_SQLSTATE('P','J','0','0','2')
+#define ERRCODE_PGJOBS_LEASE_EXPIRED		MAKE_SQLSTATE('P','J','0','0','3')
+
+/* Defaults of jobs.publish, as in the original pgjobs. */
+#define PGJOBS_DEFAULT_TIMEOUT		"60"
+#define PGJOBS_DEFAULT_PRIORITY		0
+#define PGJOBS_DEFAULT_MAX_RETRIES	3
+
+/* Limits checked before anything is written. */
+#define PGJOBS_MAX_TASK_LENGTH		1024
+#define PGJOBS_MIN_TIMEOUT			0.01
+#define PGJOBS_MAX_TIMEOUT			99999.99
+
+/* How many expired jobs one consume call reclaims at most. */
+#define PGJOBS_CONSUME_EXPIRE_BATCH	100
+/* How many expired jobs jobs.expire() reclaims per statement. */
+#define PGJOBS_EXPIRE_BATCH			1000
+
+/* GUCs (pgjobs.c) */
+extern double pgjobs_retry_backoff_base;
+extern double pgjobs_retry_backoff_max;
+extern int	pgjobs_consume_expire_interval;
+
+/* What publish writes for one job; NULL fields take the defaults. */
+typedef struct JobSpec
+{
+	text	   *task;
+	Datum		body;
+	bool		body_isnull;
+	Datum		scheduled_at;	/* timestamptz */
+	bool		scheduled_at_isnull;
+	Datum		timeout;		/* numeric */
+	bool		timeout_isnull;
+	int32		priority;
+	bool		priority_isnull;
+	int32		max_retries;
+	bool		max_retries_isnull;
+} JobSpec;
+
+/* catalog.c: all access to the jobs.* tables */
+extern int64 CatalogInsertJob(const JobSpec *spec);
+extern void CatalogInsertJobs(Datum jobs, Oid array_type,
+							  Tuplestorestate *out, TupleDesc out_desc);
+extern void CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
+							 Tuplestorestate *out, TupleDesc out_desc);
+extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
+extern bool CatalogFinishJob(int64 job_id, TimestampTz now,
+							 Datum result, bool result_isnull);
+extern bool CatalogFailJob(int64 job_id, TimestampTz now, text *error,
+						   Datum retry_at, bool retry_at_isnull);
+extern void CatalogReportNotRunning(int64 job_id, TimestampTz now,
+									const char *action) pg_attribute_noreturn();
+
+/* expire.c */
+extern void ExpireJobsIfDue(TimestampTz now);
+
+/* retry.c */
+extern Interval *NextBackoff(int32 attempt);
+
+/* publish.c */
+extern void ValidateJobSpec(const JobSpec *spec, int element);
+
+/* consume.c: set-returning function plumbing shared with publish_bulk */
+extern Tuplestorestate *BeginMaterializedResult(FunctionCallInfo fcinfo,
+												TupleDesc *desc);
+
+#endif							/* PGJOBS_H */
