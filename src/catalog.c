@@ -565,6 +565,6 @@ CatalogReportNotRunning(int64 job_id, TimestampTz now, const char *action)
 			(errcode(ERRCODE_PGJOBS_JOB_NOT_RUNNING),
 			 errmsg("cannot %s job " INT64_FORMAT ": it is not running",
 					action, job_id),
-			 errdetail("The job is %s.", status),
+			 errdetail("The job has already finished as %s.", status),
 			 errhint("Each claim of a job can be acknowledged once, with jobs.ack or jobs.nack.")));
 }

@@ -1,0 +1,49 @@
+-- jobs.publish_bulk: ids in input order, defaults, all or nothing
+\set VERBOSITY default
+TRUNCATE jobs.job_queue, jobs.job;
+SELECT setval('jobs.job_id_seq', 1, false);
+
+SELECT * FROM jobs.publish_bulk(ARRAY[
+    ROW('b.one', '{"n": 1}', NULL, NULL, NULL, NULL),
+    ROW('b.two', NULL, '2000-01-01 00:00', 5, 9, 0),
+    ROW('b.three', '[]', NULL, 120, -1, 7)
+]::jobs.bulk_job[]);
+SELECT job_id, task, body, priority, timeout, max_retries, status,
+       scheduled_at <= now() AS ready
+  FROM jobs.job_queue ORDER BY job_id;
+
+-- ids come back in input order, whatever the tasks
+SELECT array_agg(job_id) = array_agg(job_id ORDER BY job_id) AS in_input_order,
+       count(*)
+  FROM jobs.publish_bulk((SELECT array_agg(ROW('b.' || (1000 - i), NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job
+                                          ORDER BY i)
+                            FROM generate_series(1, 1000) i));
+SELECT count(*) AS queued FROM jobs.job_queue;
+
+-- an empty array publishes nothing
+SELECT count(*) FROM jobs.publish_bulk('{}');
+
+-- the original's call form
+SELECT count(*) FROM jobs.publish_bulk(ARRAY[ROW('b.x', NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job]);
+
+-- bad elements: the error names the element, and nothing is written
+SELECT count(*) AS before FROM jobs.job_queue \gset
+SELECT * FROM jobs.publish_bulk(NULL);
+\echo :SQLSTATE
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('ok', NULL, NULL, NULL, NULL, NULL), NULL]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('ok', NULL, NULL, NULL, NULL, NULL),
+                                      ROW(NULL, NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('ok', NULL, NULL, NULL, NULL, NULL),
+                                      ROW('ok', NULL, NULL, NULL, NULL, NULL),
+                                      ROW('bad', NULL, NULL, 0, NULL, NULL)]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('', NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('x', NULL, NULL, NULL, NULL, -3)]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('x', NULL, 'infinity', NULL, NULL, NULL)]::jobs.bulk_job[]);
+SELECT * FROM jobs.publish_bulk('{{"(a,,,,,)"},{"(b,,,,,)"}}'::jobs.bulk_job[]);
+SELECT count(*) = :before AS nothing_written FROM jobs.job_queue;
+
+-- a bulk publish in a rolled-back transaction leaves nothing
+BEGIN;
+SELECT count(*) FROM jobs.publish_bulk(ARRAY[ROW('rb', NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+ROLLBACK;
+SELECT count(*) AS rolled_back FROM jobs.job_queue WHERE task = 'rb';
