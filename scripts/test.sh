@@ -60,12 +60,16 @@ for t in test/pgtap/*.sql; do
 done
 
 echo "== TAP: test/t"
+# The postgres OS user runs these and may not be able to read the checkout
+# (a clone under /root, say): give it a copy.
+cp -r test/t "$LOG/t" && chmod -R a+rX "$LOG/t"
 for t in test/t/*.pl; do
     [ -e "$t" ] || continue
     tdir="$LOG/tap-$(basename "$t" .pl)"
     mkdir -p "$tdir" && chmod 777 "$tdir"
-    as_pg env PATH="$PGBIN:$PATH" TESTDIR="$tdir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-        prove -I "$PGXS_DIR/src/test/perl" -I test/t "$t" >"$LOG/tap.out" 2>&1
+    (cd "$LOG" && as_pg env PATH="$PGBIN:$PATH" TESTDIR="$tdir" \
+        PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+        prove -I "$PGXS_DIR/src/test/perl" -I t "t/$(basename "$t")") >"$LOG/tap.out" 2>&1
     status=$?
     cat "$LOG/tap.out"
     [ "$status" = 0 ] || find "$tdir" -name '*.log' -exec tail -n 40 {} \;
