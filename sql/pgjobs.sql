@@ -284,7 +284,7 @@ COMMENT ON FUNCTION jobs.consume_topic(text, integer) IS
     'pgjobs: claim up to num ready jobs whose task matches pattern';
 
 -- ----------------------------------------------------------------------
--- Function: jobs.ack(job_id, result)
+-- Function: jobs.ack(job_id, result, attempt)
 --
 --      Completes a running job: it moves to jobs.job as succeeded.
 --      Fails with SQLSTATE PJ001 (unknown job), PJ002 (job not running)
@@ -293,20 +293,25 @@ COMMENT ON FUNCTION jobs.consume_topic(text, integer) IS
 -- Parameters:
 --      i_job_id    - the claimed job
 --      i_result    - optional result, stored in jobs.job.result
+--      i_attempt   - optional: the attempt consume returned; the ack then
+--                    counts only for that claim, not a later one
 --
 -- Tables written:
 --      jobs.job_queue, jobs.job
 -- ----------------------------------------------------------------------
-CREATE FUNCTION jobs.ack(i_job_id bigint, i_result jsonb DEFAULT NULL)
+CREATE FUNCTION jobs.ack(
+    i_job_id        bigint,
+    i_result        jsonb DEFAULT NULL,
+    i_attempt       integer DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgjobs_ack'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-COMMENT ON FUNCTION jobs.ack(bigint, jsonb) IS
+COMMENT ON FUNCTION jobs.ack(bigint, jsonb, integer) IS
     'pgjobs: complete a running job as succeeded';
 
 -- ----------------------------------------------------------------------
--- Function: jobs.nack(job_id, traceback, schedule_at)
+-- Function: jobs.nack(job_id, traceback, schedule_at, attempt)
 --
 --      Fails the current attempt of a running job.  With retries left, the
 --      job goes back to the queue at i_schedule_at, or after
@@ -317,6 +322,7 @@ COMMENT ON FUNCTION jobs.ack(bigint, jsonb) IS
 --      i_job_id        - the claimed job
 --      i_traceback     - what went wrong, kept in last_error
 --      i_schedule_at   - when to retry (default: backoff)
+--      i_attempt       - optional: the attempt consume returned (as for ack)
 --
 -- Tables written:
 --      jobs.job_queue, jobs.job (when out of retries)
@@ -324,12 +330,13 @@ COMMENT ON FUNCTION jobs.ack(bigint, jsonb) IS
 CREATE FUNCTION jobs.nack(
     i_job_id        bigint,
     i_traceback     text DEFAULT NULL,
-    i_schedule_at   timestamptz DEFAULT NULL)
+    i_schedule_at   timestamptz DEFAULT NULL,
+    i_attempt       integer DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgjobs_nack'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-COMMENT ON FUNCTION jobs.nack(bigint, text, timestamptz) IS
+COMMENT ON FUNCTION jobs.nack(bigint, text, timestamptz, integer) IS
     'pgjobs: fail the current attempt of a running job (retry or give up)';
 
 -- ----------------------------------------------------------------------

@@ -35,10 +35,30 @@ GetJobId(FunctionCallInfo fcinfo, const char *action)
 }
 
 /*
+ * GetAttempt returns the optional attempt argument at argno, ANY_ATTEMPT
+ * when it is NULL.
+ */
+static int32
+GetAttempt(FunctionCallInfo fcinfo, int argno)
+{
+	int32		attempt;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return ANY_ATTEMPT;
+	attempt = PG_GETARG_INT32(argno);
+	if (attempt < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("i_attempt must be 1 or more, not %d", attempt),
+				 errhint("Pass the attempt jobs.consume returned, or NULL.")));
+	return attempt;
+}
+
+/*
  * pgjobs_ack completes a running job: it moves to jobs.job as succeeded,
  * with the optional result.
  *
- * jobs.ack(i_job_id, i_result)
+ * jobs.ack(i_job_id, i_result, i_attempt)
  */
 Datum
 pgjobs_ack(PG_FUNCTION_ARGS)
@@ -47,9 +67,10 @@ pgjobs_ack(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTimestamp();
 	bool		result_isnull = PG_ARGISNULL(1);
 	Datum		result = result_isnull ? (Datum) 0 : PG_GETARG_DATUM(1);
+	int32		attempt = GetAttempt(fcinfo, 2);
 
-	if (!CatalogFinishJob(job_id, now, result, result_isnull))
-		CatalogReportNotRunning(job_id, now, "ack");
+	if (!CatalogFinishJob(job_id, attempt, now, result, result_isnull))
+		CatalogReportNotRunning(job_id, attempt, now, "ack");
 
 	PG_RETURN_VOID();
 }
@@ -59,7 +80,7 @@ pgjobs_ack(PG_FUNCTION_ARGS)
  * i_schedule_at or after the backoff, or fails for good when its retries
  * are spent.
  *
- * jobs.nack(i_job_id, i_traceback, i_schedule_at)
+ * jobs.nack(i_job_id, i_traceback, i_schedule_at, i_attempt)
  */
 Datum
 pgjobs_nack(PG_FUNCTION_ARGS)
@@ -69,6 +90,7 @@ pgjobs_nack(PG_FUNCTION_ARGS)
 	text	   *traceback = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	bool		retry_at_isnull = PG_ARGISNULL(2);
 	Datum		retry_at = retry_at_isnull ? (Datum) 0 : PG_GETARG_DATUM(2);
+	int32		attempt = GetAttempt(fcinfo, 3);
 
 	if (!retry_at_isnull && TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(retry_at)))
 		ereport(ERROR,
@@ -76,8 +98,8 @@ pgjobs_nack(PG_FUNCTION_ARGS)
 				 errmsg("i_schedule_at must be a finite timestamp"),
 				 errhint("Pass NULL to retry after the backoff.")));
 
-	if (!CatalogFailJob(job_id, now, traceback, retry_at, retry_at_isnull))
-		CatalogReportNotRunning(job_id, now, "nack");
+	if (!CatalogFailJob(job_id, attempt, now, traceback, retry_at, retry_at_isnull))
+		CatalogReportNotRunning(job_id, attempt, now, "nack");
 
 	PG_RETURN_VOID();
 }

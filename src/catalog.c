@@ -154,6 +154,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"WITH done AS ("
 		"  DELETE FROM jobs.job_queue"
 		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
+		"     AND ($4::integer IS NULL OR attempts = $4)"
 		"  RETURNING job_id, task, body, priority, attempts, max_retries,"
 		"            timeout, last_error, created_at, scheduled_at, started_at"
 		")"
@@ -165,22 +166,23 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"        d.created_at, d.scheduled_at, d.started_at, $1"
 		"   FROM done d"
 		" RETURNING job_id",
-		3, {TIMESTAMPTZOID, INT8OID, JSONBOID}
+		4, {TIMESTAMPTZOID, INT8OID, JSONBOID, INT4OID}
 	},
 	[PLAN_FAIL] = {
 		"WITH target AS ("
 		"  SELECT job_id, $3::text AS error, $4::timestamptz AS retry_at"
 		"    FROM jobs.job_queue"
 		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
+		"     AND ($5::integer IS NULL OR attempts = $5)"
 		"   FOR UPDATE"
 		")" FAIL_JOBS_TAIL,
-		4, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+		5, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_DIAGNOSE] = {
-		"SELECT status, expires_at < $1, timeout::text"
+		"SELECT status, expires_at < $1, timeout::text, attempts"
 		"  FROM jobs.job_queue WHERE job_id = $2"
 		" UNION ALL "
-		"SELECT status, false, timeout::text"
+		"SELECT status, false, timeout::text, attempts"
 		"  FROM jobs.job WHERE job_id = $2"
 		" LIMIT 1",
 		2, {TIMESTAMPTZOID, INT8OID}
@@ -439,16 +441,18 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 
 /*
  * CatalogFinishJob moves running job job_id to jobs.job as succeeded, if its
- * lease still holds at now.  Returns false, changing nothing, otherwise.
+ * lease still holds at now and, unless attempt is ANY_ATTEMPT, the current
+ * claim is that attempt.  Returns false, changing nothing, otherwise.
  *
  * Under READ COMMITTED a concurrent expiry or nack of the same row makes the
  * DELETE wait, then recheck the row: exactly one of them wins.
  */
 bool
-CatalogFinishJob(int64 job_id, TimestampTz now, Datum result, bool result_isnull)
+CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
+				 Datum result, bool result_isnull)
 {
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		done;
 
 	values[0] = TimestampTzGetDatum(now);
@@ -456,6 +460,9 @@ CatalogFinishJob(int64 job_id, TimestampTz now, Datum result, bool result_isnull
 	values[2] = result;
 	if (result_isnull)
 		nulls[2] = 'n';
+	values[3] = Int32GetDatum(attempt);
+	if (attempt == ANY_ATTEMPT)
+		nulls[3] = 'n';
 
 	ConnectSPI();
 	ExecutePlan(PLAN_FINISH, values, nulls, SPI_OK_INSERT_RETURNING);
@@ -469,16 +476,17 @@ CatalogFinishJob(int64 job_id, TimestampTz now, Datum result, bool result_isnull
 
 /*
  * CatalogFailJob ends the current attempt of running job job_id as failed
- * with error, if its lease still holds at now: the job is retried at
- * retry_at (or after the backoff), or moved to jobs.job as failed when it
- * has no retries left.  Returns false, changing nothing, otherwise.
+ * with error, if its lease still holds at now (and the claim is attempt, as
+ * for CatalogFinishJob): the job is retried at retry_at (or after the
+ * backoff), or moved to jobs.job as failed when it has no retries left.
+ * Returns false, changing nothing, otherwise.
  */
 bool
-CatalogFailJob(int64 job_id, TimestampTz now, text *error,
+CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 			   Datum retry_at, bool retry_at_isnull)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		count;
 
 	values[0] = TimestampTzGetDatum(now);
@@ -489,6 +497,9 @@ CatalogFailJob(int64 job_id, TimestampTz now, text *error,
 	values[3] = retry_at;
 	if (retry_at_isnull)
 		nulls[3] = 'n';
+	values[4] = Int32GetDatum(attempt);
+	if (attempt == ANY_ATTEMPT)
+		nulls[4] = 'n';
 
 	ConnectSPI();
 	ExecutePlan(PLAN_FAIL, values, nulls, SPI_OK_SELECT);
@@ -503,16 +514,19 @@ CatalogFailJob(int64 job_id, TimestampTz now, text *error,
 /*
  * CatalogReportNotRunning raises the error that tells a worker why its ack
  * or nack (action) of job_id did not count: the job does not exist, is not
- * running, or its lease lapsed.  It runs only after the change failed, so
+ * running, its lease lapsed, or the claim being ended (attempt) is no
+ * longer the current one.  It runs only after the change failed, so
  * a race can at worst make the detail describe a newer state.
  */
 void
-CatalogReportNotRunning(int64 job_id, TimestampTz now, const char *action)
+CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
+						const char *action)
 {
 	Datum		values[2];
 	char	   *status = NULL;
 	bool		lapsed = false;
 	char	   *timeout = NULL;
+	int32		current_attempt = 0;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	values[0] = TimestampTzGetDatum(now);
@@ -535,6 +549,8 @@ CatalogReportNotRunning(int64 job_id, TimestampTz now, const char *action)
 		MemoryContextSwitchTo(spi_cxt);
 		d = SPI_getbinval(tuple, desc, 2, &isnull);
 		lapsed = !isnull && DatumGetBool(d);
+		d = SPI_getbinval(tuple, desc, 4, &isnull);
+		current_attempt = isnull ? 0 : DatumGetInt32(d);
 	}
 	FinishSPI();
 
@@ -543,6 +559,15 @@ CatalogReportNotRunning(int64 job_id, TimestampTz now, const char *action)
 				(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),
 				 errmsg("job " INT64_FORMAT " does not exist", job_id),
 				 errhint("Pass a job_id returned by jobs.consume or jobs.consume_topic.")));
+
+	if (attempt != ANY_ATTEMPT && attempt != current_attempt)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_LEASE_EXPIRED),
+				 errmsg("cannot %s job " INT64_FORMAT ": attempt %d is not its current claim",
+						action, job_id, attempt),
+				 errdetail("The job is %s, at attempt %d; a claim whose lease lapsed can no longer be acknowledged.",
+						   status, current_attempt),
+				 errhint("Publish the job with a longer timeout.")));
 
 	if (strcmp(status, "running") == 0 && lapsed)
 		ereport(ERROR,

@@ -41,6 +41,12 @@ extern double pgjobs_retry_backoff_base;
 extern double pgjobs_retry_backoff_max;
 extern int	pgjobs_consume_expire_interval;
 
+/*
+ * An ack or nack names the claim it ends by job_id and, optionally, by the
+ * attempt number consume returned; ANY_ATTEMPT means the current claim.
+ */
+#define ANY_ATTEMPT 0
+
 /* What publish writes for one job; NULL fields take the defaults. */
 typedef struct JobSpec
 {
@@ -64,11 +70,11 @@ extern void CatalogInsertJobs(Datum jobs, Oid array_type,
 extern void CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
 extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
-extern bool CatalogFinishJob(int64 job_id, TimestampTz now,
+extern bool CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 							 Datum result, bool result_isnull);
-extern bool CatalogFailJob(int64 job_id, TimestampTz now, text *error,
-						   Datum retry_at, bool retry_at_isnull);
-extern void CatalogReportNotRunning(int64 job_id, TimestampTz now,
+extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
+						   text *error, Datum retry_at, bool retry_at_isnull);
+extern void CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 									const char *action) pg_attribute_noreturn();
 
 /* expire.c */

@@ -80,3 +80,16 @@ SELECT jobs.nack(6, 'x', 'infinity');
 \echo :SQLSTATE
 SELECT jobs.ack(6, '[1, 2, 3]');
 SELECT status, result FROM jobs.job WHERE job_id = 6;
+
+-- i_attempt names the claim: the matching attempt counts, another does not
+SELECT jobs.publish('attempts') AS att_id \gset
+SELECT attempt FROM jobs.consume(1);
+SELECT jobs.nack(:att_id, 'wrong claim', now(), i_attempt => 2);
+\echo :SQLSTATE
+SELECT jobs.nack(:att_id, 'first', now() - interval '1 second', i_attempt => 1);
+SELECT attempt FROM jobs.consume(1);
+SELECT jobs.ack(:att_id, i_attempt => 1);
+\echo :SQLSTATE
+SELECT jobs.ack(:att_id, i_attempt => -1);
+SELECT jobs.ack(:att_id, i_attempt => 2);
+SELECT status, attempts FROM jobs.job WHERE job_id = :att_id;

@@ -55,3 +55,24 @@ SELECT count(*) FROM jobs.consume(2500);
 UPDATE jobs.job_queue SET expires_at = now() - interval '1 second';
 SELECT jobs.expire();
 SELECT status, count(*) FROM jobs.job_queue GROUP BY status;
+
+-- a worker that passes its attempt cannot end a later claim of the same job
+TRUNCATE jobs.job_queue;
+SET pgjobs.retry_backoff_base = 0;
+SET pgjobs.consume_expire_interval = 0;
+SELECT jobs.publish('stale', i_timeout => 0.05) AS stale_id \gset
+SELECT attempt FROM jobs.consume(1);               -- worker A: attempt 1
+SELECT pg_sleep(0.1);                              -- A's lease lapses
+SELECT attempt FROM jobs.consume(1);               -- worker B: attempt 2
+SELECT jobs.ack(:stale_id, '"A, too late"', 1);    -- A's late ack is refused
+\echo :SQLSTATE
+SELECT jobs.nack(:stale_id, 'A failed', NULL, 1);
+\echo :SQLSTATE
+SELECT jobs.ack(:stale_id, '"B"', i_attempt => 2); -- B's counts
+SELECT status, attempts, result FROM jobs.job WHERE job_id = :stale_id;
+SELECT jobs.ack(:stale_id, NULL, 2);               -- finished already
+\echo :SQLSTATE
+SELECT jobs.ack(:stale_id, NULL, 0);
+\echo :SQLSTATE
+RESET pgjobs.retry_backoff_base;
+RESET pgjobs.consume_expire_interval;
