@@ -6,7 +6,8 @@
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 [ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
 PGBIN=$("$PG_CONFIG" --bindir)
-PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+# the pgxs tree: .../lib/pgxs (pg_config --pgxs names .../lib/pgxs/src/makefiles/pgxs.mk)
+PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
 export PG_CONFIG PGBIN
 
 # as_pg runs a command as the postgres OS user (PostgreSQL refuses root).

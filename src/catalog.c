@@ -5,10 +5,9 @@
  *
  * Every statement pgjobs runs per job is here, prepared once per backend
  * with SPI_prepare, kept with SPI_keepplan and run with SPI_execute_plan.
- * Plans are prepared with search_path pinned to "pg_catalog, pg_temp" so
- * that no object in a caller's schema can capture an operator or function;
- * the plan cache replans under that same path when the tables change.
- * Values only ever travel as parameters, never as SQL text.
+ * Every name in them is schema-qualified, so that no object in a caller's
+ * schemas can capture an operator, function or type.  Values only ever
+ * travel as parameters, never as SQL text.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,10 +17,25 @@
 #include "access/htup_details.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "pgjobs.h"
+
+/*
+ * Operators spelt with their schema.  The plan cache parses a kept
+ * statement again whenever the caller's search_path differs from the one it
+ * was last parsed under, so pinning search_path at prepare time protects
+ * nothing: every operator, function and type name in these statements is
+ * qualified instead, and relations are in jobs.  (ORDER BY uses the types'
+ * default btree operator classes, which no search_path can change.)
+ */
+#define EQ	" OPERATOR(pg_catalog.=) "
+#define LT	" OPERATOR(pg_catalog.<) "
+#define LE	" OPERATOR(pg_catalog.<=) "
+#define GT	" OPERATOR(pg_catalog.>) "
+#define GE	" OPERATOR(pg_catalog.>=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+#define LIKE " OPERATOR(pg_catalog.~~) "
 
 /*
  * What a failed attempt does, shared by nack and expiry.  The statement
@@ -34,13 +48,13 @@
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'pending', expires_at = NULL, last_error = t.error," \
 	"         scheduled_at = COALESCE(t.retry_at," \
-	"                                 $1 + jobs.retry_delay(q.attempts))" \
+	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
 	"    FROM target t" \
-	"   WHERE q.job_id = t.job_id AND q.attempts <= q.max_retries" \
+	"   WHERE q.job_id" EQ "t.job_id AND q.attempts" LE "q.max_retries" \
 	"  RETURNING q.job_id" \
 	"), failed AS (" \
 	"  DELETE FROM jobs.job_queue q USING target t" \
-	"   WHERE q.job_id = t.job_id AND q.attempts > q.max_retries" \
+	"   WHERE q.job_id" EQ "t.job_id AND q.attempts" GT "q.max_retries" \
 	"  RETURNING q.job_id, q.task, q.body, q.priority, q.attempts," \
 	"            q.max_retries, q.timeout, t.error, q.created_at," \
 	"            q.scheduled_at, q.started_at" \
@@ -54,22 +68,32 @@
 	"    FROM failed f" \
 	"  RETURNING job_id" \
 	")" \
-	" SELECT (SELECT count(*) FROM retried) + (SELECT count(*) FROM finished)"
+	" SELECT (SELECT pg_catalog.count(*) FROM retried)" PLUS \
+	"        (SELECT pg_catalog.count(*) FROM finished)"
 
-/* The columns consume returns, in the order of its RETURNS TABLE. */
-#define CLAIM_RETURNING \
-	" RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
-	"           q.priority, q.timeout, q.created_at, q.scheduled_at," \
-	"           q.expires_at" \
-	") SELECT * FROM claimed" \
-	"   ORDER BY priority DESC, scheduled_at, job_id"
-
-#define CLAIM_SET \
+/* The claim: mark the picked rows running, return them in claim order. */
+#define CLAIM_TAIL \
+	"), claimed AS (" \
 	"  UPDATE jobs.job_queue q" \
-	"     SET status = 'running', attempts = q.attempts + 1," \
+	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
-	"         expires_at = $1 + q.timeout * interval '1 second'" \
-	"    FROM next n WHERE q.job_id = n.job_id"
+	"         expires_at = $1" PLUS \
+	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
+	"    FROM next n WHERE q.job_id" EQ "n.job_id" \
+	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
+	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
+	"            q.expires_at" \
+	")" \
+	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+
+/* Ready jobs in claim order; the partial index job_queue_pending_idx. */
+#define CLAIM_NEXT(extra_qual) \
+	"WITH next AS (" \
+	"  SELECT job_id FROM jobs.job_queue" \
+	"   WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
+	"   ORDER BY priority DESC, scheduled_at, job_id" \
+	"   LIMIT $2" \
+	"   FOR UPDATE SKIP LOCKED"
 
 typedef enum CatalogPlanId
 {
@@ -99,51 +123,39 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	[PLAN_INSERT_JOB] = {
 		"INSERT INTO jobs.job_queue"
 		"  (task, body, scheduled_at, timeout, priority, max_retries)"
-		" VALUES ($1, $2, COALESCE($3, now()), COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "),"
-		"         $5, $6)"
+		" VALUES ($1, $2, COALESCE($3, pg_catalog.now()),"
+		"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6)"
 		" RETURNING job_id",
 		6, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID}
 	},
 	[PLAN_INSERT_JOBS] = {
 		"INSERT INTO jobs.job_queue"
 		"  (task, body, scheduled_at, timeout, priority, max_retries)"
-		" SELECT j.task, j.body, COALESCE(j.scheduled_at::timestamptz, now()),"
+		" SELECT j.task, j.body,"
+		"        COALESCE(j.scheduled_at::pg_catalog.timestamptz, pg_catalog.now()),"
 		"        COALESCE(j.timeout, " PGJOBS_DEFAULT_TIMEOUT "),"
 		"        COALESCE(j.priority, 0), COALESCE(j.max_retries, 3)"
-		"   FROM unnest($1) WITH ORDINALITY"
+		"   FROM pg_catalog.unnest($1) WITH ORDINALITY"
 		"        AS j(task, body, scheduled_at, timeout, priority, max_retries, ord)"
 		"  ORDER BY j.ord"
 		" RETURNING job_id",
 		1, {InvalidOid}
 	},
 	[PLAN_CLAIM] = {
-		"WITH next AS ("
-		"  SELECT job_id FROM jobs.job_queue"
-		"   WHERE status = 'pending' AND scheduled_at <= $1"
-		"   ORDER BY priority DESC, scheduled_at, job_id"
-		"   LIMIT $2"
-		"   FOR UPDATE SKIP LOCKED"
-		"), claimed AS (" CLAIM_SET CLAIM_RETURNING,
+		CLAIM_NEXT("") CLAIM_TAIL,
 		2, {TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_CLAIM_TOPIC] = {
-		"WITH next AS ("
-		"  SELECT job_id FROM jobs.job_queue"
-		"   WHERE status = 'pending' AND scheduled_at <= $1"
-		"     AND task::text LIKE $3"
-		"   ORDER BY priority DESC, scheduled_at, job_id"
-		"   LIMIT $2"
-		"   FOR UPDATE SKIP LOCKED"
-		"), claimed AS (" CLAIM_SET CLAIM_RETURNING,
+		CLAIM_NEXT(" AND task" LIKE "$3") CLAIM_TAIL,
 		3, {TIMESTAMPTZOID, INT4OID, TEXTOID}
 	},
 	[PLAN_EXPIRE] = {
 		"WITH target AS ("
 		"  SELECT job_id,"
-		"         'job timed out after ' || timeout || ' seconds' AS error,"
-		"         NULL::timestamptz AS retry_at"
+		"         pg_catalog.format('job timed out after %s seconds', timeout) AS error,"
+		"         NULL::pg_catalog.timestamptz AS retry_at"
 		"    FROM jobs.job_queue"
-		"   WHERE status = 'running' AND expires_at < $1"
+		"   WHERE status" EQ "'running' AND expires_at" LT "$1"
 		"   ORDER BY expires_at"
 		"   LIMIT $2"
 		"   FOR UPDATE SKIP LOCKED"
@@ -153,8 +165,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	[PLAN_FINISH] = {
 		"WITH done AS ("
 		"  DELETE FROM jobs.job_queue"
-		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
-		"     AND ($4::integer IS NULL OR attempts = $4)"
+		"   WHERE job_id" EQ "$2 AND status" EQ "'running' AND expires_at" GE "$1"
+		"     AND ($4::pg_catalog.int4 IS NULL OR attempts" EQ "$4)"
 		"  RETURNING job_id, task, body, priority, attempts, max_retries,"
 		"            timeout, last_error, created_at, scheduled_at, started_at"
 		")"
@@ -170,20 +182,21 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	},
 	[PLAN_FAIL] = {
 		"WITH target AS ("
-		"  SELECT job_id, $3::text AS error, $4::timestamptz AS retry_at"
+		"  SELECT job_id, $3::pg_catalog.text AS error,"
+		"         $4::pg_catalog.timestamptz AS retry_at"
 		"    FROM jobs.job_queue"
-		"   WHERE job_id = $2 AND status = 'running' AND expires_at >= $1"
-		"     AND ($5::integer IS NULL OR attempts = $5)"
+		"   WHERE job_id" EQ "$2 AND status" EQ "'running' AND expires_at" GE "$1"
+		"     AND ($5::pg_catalog.int4 IS NULL OR attempts" EQ "$5)"
 		"   FOR UPDATE"
 		")" FAIL_JOBS_TAIL,
 		5, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_DIAGNOSE] = {
-		"SELECT status, expires_at < $1, timeout::text, attempts"
-		"  FROM jobs.job_queue WHERE job_id = $2"
+		"SELECT status, expires_at" LT "$1, timeout::pg_catalog.text, attempts"
+		"  FROM jobs.job_queue WHERE job_id" EQ "$2"
 		" UNION ALL "
-		"SELECT status, false, timeout::text, attempts"
-		"  FROM jobs.job WHERE job_id = $2"
+		"SELECT status, false, timeout::pg_catalog.text, attempts"
+		"  FROM jobs.job WHERE job_id" EQ "$2"
 		" LIMIT 1",
 		2, {TIMESTAMPTZOID, INT8OID}
 	},
@@ -196,20 +209,11 @@ static Oid	insert_jobs_array_type = InvalidOid;
 
 /*
  * PreparePlan prepares the statement def for this backend and keeps it.
- *
- * search_path is pinned while parsing; the plan cache remembers the path a
- * plan was made under and uses it again whenever it replans.
  */
 static SPIPlanPtr
 PreparePlan(const CatalogPlanDef *def, const Oid *argtypes)
 {
 	SPIPlanPtr	plan;
-	int			save_nestlevel;
-
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 
 	plan = SPI_prepare(def->sql, def->nargs, (Oid *) argtypes);
 	if (plan == NULL)
@@ -217,8 +221,6 @@ PreparePlan(const CatalogPlanDef *def, const Oid *argtypes)
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "pgjobs: SPI_keepplan failed");
-
-	AtEOXact_GUC(true, save_nestlevel);
 	return plan;
 }
 

@@ -1,0 +1,247 @@
+-- pgTAP API contract, part 1: the shape of the jobs schema.
+--
+-- Schema, tables (columns in order, types, NOT NULL, defaults, keys,
+-- indexes, checks), the id sequence, the jobs.bulk_job type, the views, and
+-- the pg_extension_config_dump registration that makes pg_dump keep the jobs.
+-- Run by scripts/test.sh with pg_prove against a database where pgtap and
+-- pgjobs are installed; everything is rolled back.
+
+BEGIN;
+SELECT plan(52);
+
+-- ---------------------------------------------------------------------------
+-- Schema and the objects in it
+-- ---------------------------------------------------------------------------
+
+SELECT has_schema('jobs', 'schema jobs exists');
+SELECT tables_are('jobs', ARRAY['job_queue', 'job'],
+    'jobs has exactly the tables job_queue and job');
+SELECT views_are('jobs', ARRAY['all', 'running', 'expired'],
+    'jobs has exactly the views all, running and expired');
+SELECT sequences_are('jobs', ARRAY['job_id_seq'],
+    'jobs has exactly the sequence job_id_seq');
+SELECT types_are('jobs', ARRAY['bulk_job'],
+    'jobs has exactly one free-standing type, bulk_job');
+
+-- ---------------------------------------------------------------------------
+-- jobs.job_queue
+-- ---------------------------------------------------------------------------
+
+SELECT has_table('jobs', 'job_queue', 'table jobs.job_queue exists');
+SELECT columns_are('jobs', 'job_queue', ARRAY[
+    'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
+    'timeout', 'last_error', 'created_at', 'scheduled_at', 'started_at',
+    'expires_at'], 'jobs.job_queue has exactly the expected columns');
+
+-- Every column in order: name, type with typmod, NOT NULL, default.
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
+             a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
+        FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'jobs.job_queue'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('job_id',       'bigint',                   true,  'nextval(''jobs.job_id_seq''::regclass)'),
+             ('task',         'character varying',        true,  NULL),
+             ('body',         'jsonb',                    false, NULL),
+             ('status',       'text',                     true,  '''pending''::text'),
+             ('priority',     'integer',                  true,  '0'),
+             ('attempts',     'integer',                  true,  '0'),
+             ('max_retries',  'integer',                  true,  '3'),
+             ('timeout',      'numeric(7,2)',             true,  '60'),
+             ('last_error',   'text',                     false, NULL),
+             ('created_at',   'timestamp with time zone', true,  'now()'),
+             ('scheduled_at', 'timestamp with time zone', true,  'now()'),
+             ('started_at',   'timestamp with time zone', false, NULL),
+             ('expires_at',   'timestamp with time zone', false, NULL)$$,
+    'jobs.job_queue columns: order, types, NOT NULL and defaults');
+
+-- The same contract column by column, for readable failures.
+SELECT col_type_is('jobs', 'job_queue', 'job_id', 'bigint', 'job_queue.job_id is bigint');
+SELECT col_type_is('jobs', 'job_queue', 'task', 'character varying', 'job_queue.task is varchar');
+SELECT col_type_is('jobs', 'job_queue', 'body', 'jsonb', 'job_queue.body is jsonb');
+SELECT col_type_is('jobs', 'job_queue', 'timeout', 'numeric(7,2)', 'job_queue.timeout is numeric(7,2)');
+SELECT col_type_is('jobs', 'job_queue', 'scheduled_at', 'timestamp with time zone',
+    'job_queue.scheduled_at is timestamptz');
+SELECT col_not_null('jobs', 'job_queue', 'task', 'job_queue.task is NOT NULL');
+SELECT col_is_null('jobs', 'job_queue', 'body', 'job_queue.body is nullable');
+SELECT col_default_is('jobs', 'job_queue', 'job_id',
+    'nextval(''jobs.job_id_seq''::regclass)'::text, 'job_queue.job_id defaults to the sequence');
+SELECT col_default_is('jobs', 'job_queue', 'status', 'pending'::text,
+    'job_queue.status defaults to pending');
+SELECT col_default_is('jobs', 'job_queue', 'priority', 0, 'job_queue.priority defaults to 0');
+SELECT col_default_is('jobs', 'job_queue', 'attempts', 0, 'job_queue.attempts defaults to 0');
+SELECT col_default_is('jobs', 'job_queue', 'max_retries', 3, 'job_queue.max_retries defaults to 3');
+SELECT col_default_is('jobs', 'job_queue', 'timeout', 60::numeric, 'job_queue.timeout defaults to 60');
+SELECT col_default_is('jobs', 'job_queue', 'scheduled_at', 'now()'::text,
+    'job_queue.scheduled_at defaults to now()');
+SELECT col_hasnt_default('jobs', 'job_queue', 'task', 'job_queue.task has no default');
+
+SELECT has_pk('jobs', 'job_queue', 'jobs.job_queue has a primary key');
+SELECT col_is_pk('jobs', 'job_queue', ARRAY['job_id'], 'jobs.job_queue primary key is (job_id)');
+SELECT indexes_are('jobs', 'job_queue',
+    ARRAY['job_queue_pkey', 'job_queue_pending_idx', 'job_queue_running_idx'],
+    'jobs.job_queue has exactly the primary key, claim and expiry indexes');
+SELECT results_eq(
+    $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
+        FROM pg_catalog.pg_index
+       WHERE indrelid = 'jobs.job_queue'::regclass
+       ORDER BY indexrelid::regclass::text$$,
+    ARRAY[
+        'CREATE INDEX job_queue_pending_idx ON jobs.job_queue USING btree (priority DESC, scheduled_at, job_id) WHERE (status = ''pending''::text)',
+        'CREATE UNIQUE INDEX job_queue_pkey ON jobs.job_queue USING btree (job_id)',
+        'CREATE INDEX job_queue_running_idx ON jobs.job_queue USING btree (expires_at) WHERE (status = ''running''::text)'],
+    'jobs.job_queue index definitions (keys, order, partial predicates)');
+SELECT results_eq(
+    $$SELECT conname::text COLLATE "default", contype::text
+        FROM pg_catalog.pg_constraint
+       WHERE conrelid = 'jobs.job_queue'::regclass
+       ORDER BY conname$$,
+    $$VALUES ('job_queue_max_retries_check', 'c'), ('job_queue_pkey', 'p'),
+             ('job_queue_running_check', 'c'), ('job_queue_status_check', 'c'),
+             ('job_queue_task_check', 'c'), ('job_queue_timeout_check', 'c')$$,
+    'jobs.job_queue constraints');
+
+-- ---------------------------------------------------------------------------
+-- jobs.job
+-- ---------------------------------------------------------------------------
+
+SELECT has_table('jobs', 'job', 'table jobs.job exists');
+SELECT columns_are('jobs', 'job', ARRAY[
+    'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
+    'timeout', 'last_error', 'result', 'created_at', 'scheduled_at',
+    'started_at', 'finished_at'], 'jobs.job has exactly the expected columns');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
+             a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
+        FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'jobs.job'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('job_id',       'bigint',                   true,  NULL::text),
+             ('task',         'character varying',        true,  NULL),
+             ('body',         'jsonb',                    false, NULL),
+             ('status',       'text',                     true,  NULL),
+             ('priority',     'integer',                  true,  NULL),
+             ('attempts',     'integer',                  true,  NULL),
+             ('max_retries',  'integer',                  true,  NULL),
+             ('timeout',      'numeric(7,2)',             true,  NULL),
+             ('last_error',   'text',                     false, NULL),
+             ('result',       'jsonb',                    false, NULL),
+             ('created_at',   'timestamp with time zone', true,  NULL),
+             ('scheduled_at', 'timestamp with time zone', true,  NULL),
+             ('started_at',   'timestamp with time zone', false, NULL),
+             ('finished_at',  'timestamp with time zone', true,  'now()')$$,
+    'jobs.job columns: order, types, NOT NULL and defaults');
+SELECT col_type_is('jobs', 'job', 'result', 'jsonb', 'job.result is jsonb');
+SELECT col_is_null('jobs', 'job', 'result', 'job.result is nullable');
+SELECT col_default_is('jobs', 'job', 'finished_at', 'now()'::text,
+    'job.finished_at defaults to now()');
+SELECT col_hasnt_default('jobs', 'job', 'job_id',
+    'job.job_id has no default (ids come from job_queue)');
+SELECT has_pk('jobs', 'job', 'jobs.job has a primary key');
+SELECT col_is_pk('jobs', 'job', ARRAY['job_id'], 'jobs.job primary key is (job_id)');
+SELECT indexes_are('jobs', 'job', ARRAY['job_pkey', 'job_finished_at_idx'],
+    'jobs.job has exactly the primary key and the finished_at index');
+SELECT has_index('jobs', 'job', 'job_finished_at_idx', ARRAY['finished_at'],
+    'jobs.job is indexed on finished_at');
+
+-- ---------------------------------------------------------------------------
+-- The id sequence
+-- ---------------------------------------------------------------------------
+
+SELECT has_sequence('jobs', 'job_id_seq', 'sequence jobs.job_id_seq exists');
+SELECT results_eq(
+    $$SELECT format_type(seqtypid, NULL), seqstart, seqincrement, seqmin, seqmax, seqcycle
+        FROM pg_catalog.pg_sequence WHERE seqrelid = 'jobs.job_id_seq'::regclass$$,
+    $$VALUES ('bigint', 1::bigint, 1::bigint, 1::bigint, 9223372036854775807::bigint, false)$$,
+    'jobs.job_id_seq is a bigint sequence from 1, step 1, no cycle');
+
+-- ---------------------------------------------------------------------------
+-- jobs.bulk_job: field for field as in the original pgjobs
+-- ---------------------------------------------------------------------------
+
+SELECT has_composite('jobs', 'bulk_job', 'composite type jobs.bulk_job exists');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.bulk_job'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('task', 'character varying'), ('body', 'jsonb'),
+             ('scheduled_at', 'timestamp without time zone'),
+             ('timeout', 'integer'), ('priority', 'integer'),
+             ('max_retries', 'integer')$$,
+    'jobs.bulk_job has its 6 fields in order with their types');
+
+-- ---------------------------------------------------------------------------
+-- Views
+-- ---------------------------------------------------------------------------
+
+SELECT has_view('jobs', 'all', 'view jobs.all exists');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.all'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
+    $$VALUES ('job_id', 'bigint'), ('task', 'character varying'), ('body', 'jsonb'),
+             ('status', 'text'), ('priority', 'integer'), ('attempts', 'integer'),
+             ('max_retries', 'integer'), ('timeout', 'numeric(7,2)'),
+             ('last_error', 'text'), ('result', 'jsonb'),
+             ('created_at', 'timestamp with time zone'),
+             ('scheduled_at', 'timestamp with time zone'),
+             ('started_at', 'timestamp with time zone'),
+             ('expires_at', 'timestamp with time zone'),
+             ('finished_at', 'timestamp with time zone')$$,
+    'jobs.all columns in order with their types');
+
+SELECT has_view('jobs', 'running', 'view jobs.running exists');
+SELECT has_view('jobs', 'expired', 'view jobs.expired exists');
+SELECT results_eq(
+    format($$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = %L::regclass AND a.attnum > 0
+              ORDER BY a.attnum$$, v),
+    $$VALUES ('job_id', 'bigint'), ('task', 'character varying'), ('body', 'jsonb'),
+             ('priority', 'integer'), ('attempts', 'integer'),
+             ('max_retries', 'integer'), ('timeout', 'numeric(7,2)'),
+             ('created_at', 'timestamp with time zone'),
+             ('scheduled_at', 'timestamp with time zone'),
+             ('started_at', 'timestamp with time zone'),
+             ('expires_at', 'timestamp with time zone')$$,
+    v || ' columns in order with their types')
+  FROM unnest(ARRAY['jobs.running', 'jobs.expired']) AS v;
+
+-- ---------------------------------------------------------------------------
+-- pg_dump keeps the jobs: tables and sequence are extension config
+-- ---------------------------------------------------------------------------
+
+SELECT set_eq(
+    $$SELECT unnest(extconfig)::regclass::text FROM pg_catalog.pg_extension
+       WHERE extname = 'pgjobs'$$,
+    ARRAY['jobs.job_queue', 'jobs.job', 'jobs.job_id_seq'],
+    'job_queue, job and job_id_seq are registered with pg_extension_config_dump');
+SELECT is(
+    (SELECT array_length(extconfig, 1) = array_length(extcondition, 1)
+            AND '' = ALL (extcondition)
+       FROM pg_catalog.pg_extension WHERE extname = 'pgjobs'),
+    true,
+    'every config table is dumped whole (empty filter condition)');
+SELECT is_empty(
+    $$SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+       WHERE c.relnamespace = 'jobs'::regnamespace AND c.relkind IN ('r', 'v', 'S', 'c')
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                          WHERE ((d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid)
+                                 OR (d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = c.reltype
+                                     AND c.relkind = 'c'))
+                            AND d.deptype = 'e'
+                            AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension
+                                               WHERE extname = 'pgjobs'))$$,
+    'every table, view, sequence and type in jobs is a member of the extension');
+
+SELECT * FROM finish();
+ROLLBACK;

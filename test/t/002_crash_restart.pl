@@ -1,0 +1,222 @@
+
+# Copyright (c) 2026, The pgjobs developers
+#
+# 002_crash_restart.pl: committed jobs survive a crash, uncommitted ones don't.
+#
+# A job exists exactly when the transaction that published it commits, and a
+# claim, ack or nack counts exactly when its transaction commits.  Two crashes
+# check this against WAL replay: an immediate shutdown (no shutdown
+# checkpoint, crash recovery at the next start), and a backend killed with
+# SIGKILL (the postmaster resets every backend and recovers).  Each time a
+# session holds an open transaction that published a job, claimed one and
+# acked one; after recovery the committed state must be exactly what it
+# was, the open transaction's work gone, ids still increasing, and the queue
+# working.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('crash_restart');
+$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+# Cluster.pm turns this off; the SIGKILL case needs the postmaster to recover.
+$node->append_conf('postgresql.conf', "restart_after_crash = on\n");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION pgjobs');
+
+# sql SQL runs SQL in its own session and transaction.
+sub sql
+{
+	return $node->safe_psql('postgres', $_[0]);
+}
+
+# contents returns every row of both tables, all columns, ordered by id.
+sub contents
+{
+	return sql('SELECT q::text FROM jobs.job_queue q ORDER BY job_id') . "\n--\n"
+	  . sql('SELECT j::text FROM jobs.job j ORDER BY job_id');
+}
+
+# states IDS returns "id:status:attempts" for each job in IDS.
+sub states
+{
+	my $ids = join(',', @_);
+	return sql(
+		"SELECT string_agg(job_id || ':' || status || ':' || attempts, ' ' ORDER BY job_id)
+		   FROM jobs.all WHERE job_id IN ($ids)");
+}
+
+# open_session returns a psql session kept open in the background, with
+# query_safe and quit: PostgreSQL::Test::BackgroundPsql where this minor
+# release has it, else a small equivalent on IPC::Run.
+sub open_session
+{
+	return $node->background_psql('postgres')
+	  if $node->can('background_psql');
+	return PgjobsSession->new($node->connstr('postgres'));
+}
+
+# ---------------------------------------------------------------------------
+# Crash 1: immediate shutdown
+# ---------------------------------------------------------------------------
+
+my %id;
+foreach my $n (1 .. 5)
+{
+	$id{$n} = sql("SELECT jobs.publish('cr.$n', '{\"n\": $n}', i_priority => "
+		  . (10 - $n) . ', i_timeout => 3600)');
+}
+
+# Half the committed work is only in WAL after this checkpoint.
+sql('CHECKPOINT');
+is(sql(q{SELECT string_agg(job_id::text, ',') FROM jobs.consume(2)}),
+	"$id{1},$id{2}", 'jobs 1 and 2 claimed and committed');
+sql(qq{SELECT jobs.ack($id{1}, '{"done": 1}')});
+$id{6} = sql(q{SELECT jobs.publish('cr.6', i_priority => 1, i_timeout => 3600)});
+is(states(@id{ 1 .. 6 }),
+	"$id{1}:succeeded:1 $id{2}:running:1 $id{3}:pending:0 $id{4}:pending:0 "
+	  . "$id{5}:pending:0 $id{6}:pending:0",
+	'before the crash: one succeeded, one running, four pending');
+
+# An open transaction publishes a job, claims job 3 and acks job 2.
+my $session = open_session();
+$session->query_safe('BEGIN');
+my $uncommitted = $session->query_safe(
+	q{SELECT jobs.publish('cr.uncommitted', i_priority => -1000)});
+is($session->query_safe('SELECT job_id FROM jobs.consume(1)'),
+	$id{3}, 'the open transaction claims job 3');
+$session->query_safe("SELECT jobs.ack($id{2})");
+is($session->query_safe(
+		"SELECT count(*) FROM jobs.job_queue WHERE job_id = $uncommitted"),
+	'1', 'the open transaction sees its own job');
+
+# Write the open transaction's rows to disk, so that recovery finds them and
+# must rely on the transaction never having committed.
+sql('CHECKPOINT');
+is(sql("SELECT count(*) FROM jobs.all WHERE job_id = $uncommitted"),
+	'0', 'other sessions do not see the uncommitted job');
+
+my $committed = contents();
+my $max_committed = sql('SELECT max(job_id) FROM jobs.all');
+
+my $log_offset = -s $node->logfile;
+$node->stop('immediate');
+$session->quit;
+$node->start;
+
+ok( $node->log_contains(
+		qr/database system was (?:interrupted|not properly shut down)/, $log_offset),
+	'the restart ran crash recovery');
+is(contents(), $committed, 'after the crash: every committed job intact, every column');
+is(sql("SELECT count(*) FROM jobs.all WHERE job_id = $uncommitted OR task = 'cr.uncommitted'"),
+	'0', 'after the crash: the job published by the open transaction does not exist');
+is(states(@id{ 2, 3 }),
+	"$id{2}:running:1 $id{3}:pending:0",
+	'after the crash: the open claim and the open ack never happened');
+
+my $after1 = sql(q{SELECT jobs.publish('cr.after1', i_priority => -1)});
+cmp_ok($after1, '>', $max_committed, 'after the crash: ids continue above every committed id');
+cmp_ok($after1, '>', $uncommitted,
+	'after the crash: the id drawn by the lost transaction is not handed out again');
+
+is(sql(q{SELECT string_agg(job_id::text, ',') FROM jobs.consume(3)}),
+	"$id{3},$id{4},$id{5}", 'after the crash: consume claims the pending jobs in order');
+sql("SELECT jobs.ack($id{2}, '{\"late\": true}')");
+sql("SELECT jobs.ack($id{3})");
+sql("SELECT jobs.nack($id{4}, 'retry me', now() + interval '1 hour')");
+is(states(@id{ 2, 3, 4 }),
+	"$id{2}:succeeded:1 $id{3}:succeeded:1 $id{4}:pending:1",
+	'after the crash: ack and nack work, on the job running since before the crash too');
+
+# ---------------------------------------------------------------------------
+# Crash 2: a backend killed with SIGKILL
+# ---------------------------------------------------------------------------
+
+$session = open_session();
+my $pid = $session->query_safe('SELECT pg_backend_pid()');
+$session->query_safe('BEGIN');
+my $killed = $session->query_safe(q{SELECT jobs.publish('cr.killed')});
+$session->query_safe(
+	qq{SELECT jobs.publish_bulk(ARRAY[ROW('cr.killed.bulk', NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job])});
+$session->query_safe("SELECT jobs.ack($id{5})");
+
+$committed = contents();
+$max_committed = sql('SELECT max(job_id) FROM jobs.all');
+
+$log_offset = -s $node->logfile;
+ok(kill('KILL', $pid), 'SIGKILL the backend holding the open transaction');
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
+$node->poll_query_until('postgres', 'SELECT true')
+  or die 'the server did not come back after the backend crash';
+$session->quit;
+
+ok( $node->log_contains(qr/terminated by signal 9/, $log_offset)
+	  && $node->log_contains(qr/all server processes terminated; reinitializing/, $log_offset),
+	'the postmaster reset every backend and recovered');
+is(contents(), $committed, 'after the backend crash: every committed job intact, every column');
+is(sql("SELECT count(*) FROM jobs.all WHERE job_id = $killed OR task LIKE 'cr.killed%'"),
+	'0', 'after the backend crash: the jobs published by the killed transaction do not exist');
+is(states($id{5}), "$id{5}:running:1", 'after the backend crash: the killed ack never happened');
+
+my $after2 = sql(q{SELECT jobs.publish('cr.after2', i_priority => -2)});
+cmp_ok($after2, '>', $max_committed,
+	'after the backend crash: ids continue above every committed id');
+sql("SELECT jobs.ack($id{5})");
+is(sql(q{SELECT string_agg(task, ',') FROM jobs.consume(10)}),
+	'cr.6,cr.after1,cr.after2',
+	'after the backend crash: consume claims the ready jobs in order');
+is( sql(q{SELECT string_agg(status || ':' || n, ' ' ORDER BY status)
+	        FROM (SELECT status, count(*) AS n FROM jobs.all GROUP BY status) s}),
+	'pending:1 running:3 succeeded:4',
+	'final state: everything accounted for');
+
+$node->stop;
+done_testing();
+
+# ---------------------------------------------------------------------------
+# PgjobsSession: a psql kept open on IPC::Run, for minor releases whose
+# Cluster.pm lacks background_psql.  query_safe SQL returns the output of
+# SQL and dies on any error; quit ends psql.
+# ---------------------------------------------------------------------------
+
+package PgjobsSession;
+
+use IPC::Run;
+
+sub new
+{
+	my ($class, $connstr) = @_;
+	my $self = { stdin => '', stdout => '', stderr => '', n => 0 };
+	$self->{timeout} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	$self->{run} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-f', '-' ],
+		'<', \$self->{stdin}, '>', \$self->{stdout}, '2>', \$self->{stderr},
+		$self->{timeout});
+	return bless $self, $class;
+}
+
+sub query_safe
+{
+	my ($self, $sql) = @_;
+	my $marker = 'pgjobs_session_done_' . ++$self->{n};
+
+	$self->{stdin} .= "$sql\n;\n\\echo $marker\n";
+	$self->{run}->pump until $self->{stdout} =~ /$marker\n/ || $self->{stderr} ne '';
+	die "query failed: $self->{stderr}" if $self->{stderr} ne '';
+
+	my $out = $self->{stdout};
+	$self->{stdout} = '';
+	$out =~ s/\n?$marker\n//;
+	return $out;
+}
+
+sub quit
+{
+	my ($self) = @_;
+	$self->{stdin} .= "\\q\n";
+	return $self->{run}->finish;
+}
