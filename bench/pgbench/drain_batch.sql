@@ -1,0 +1,6 @@
+-- drain, batch variant: claim up to 50 jobs in one transaction, then ack
+-- them all in a second one (one statement).  An empty claim skips the ack.
+SELECT coalesce(array_agg(job_id), '{}') AS ids, count(*) AS n FROM jobs.consume(50) \gset
+\if :n > 0
+SELECT count(*) FROM unnest(:ids::bigint[]) AS j(job_id), LATERAL jobs.ack(j.job_id);
+\endif

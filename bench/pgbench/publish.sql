@@ -1,0 +1,2 @@
+-- publish: one job per transaction.
+SELECT jobs.publish('bench.task', '{"n":1}');

@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# bench/run.sh: the pgjobs benchmark suite (see bench/README.md).
+#
+# Builds and installs the extension, starts a throwaway cluster with a fixed
+# configuration, and runs each workload as one pgbench run from an empty
+# queue.  Every rate is printed next to its ratio to a plain INSERT ceiling
+# measured in the same run (4 clients, one single-row INSERT per transaction
+# into a table shaped like a small job row), run before the first workload
+# and after each one, so machine speed and load from other processes largely
+# cancel out.  The table is also written to bench/results/latest.txt, the raw
+# pgbench output (with WAL written and checkpoints per run) to
+# bench/results/latest.log.
+#
+# Usage: bash bench/run.sh [--quick] [--sync-off]
+#   --quick     ~2 s per workload and a 2000-job prefill (a CI smoke test)
+#   --sync-off  synchronous_commit = off instead of on
+#
+# Exits non-zero if the build, the cluster, a pgbench run or a sanity check
+# fails; a missed target is reported in the table, not in the exit status.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+usage() {
+    sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "$0"
+}
+
+QUICK=0
+SYNC=on
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --sync-off) SYNC=off ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "bench/run.sh: unknown option \"$1\"" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+CLIENTS=4
+THREADS=2
+if [ "$QUICK" = 1 ]; then
+    MODE=quick
+    DURATION=2
+    PREFILL=2000
+else
+    MODE=full
+    DURATION=15
+    PREFILL=100000
+fi
+# The drain workloads get at least PREFILL jobs, and in full mode enough
+# that a consumer 1.5 times as fast as its target would not run out within
+# DURATION; a queue that still runs dry is flagged.  PREFILL_MAX jobs take
+# about 540 MB with their indexes, so the queue stays in shared_buffers.
+PREFILL_HEADROOM=1.5
+PREFILL_MAX=3000000
+
+# The fixed cluster configuration; everything else is PostgreSQL's default.
+CONF=(
+    "shared_buffers = 1GB"
+    "synchronous_commit = $SYNC"
+    "fsync = on"
+    "autovacuum = on"
+    "max_connections = 50"
+)
+
+SCRIPTS=bench/pgbench
+RESULTS=bench/results
+mkdir -p "$RESULTS"
+WORK=$(mktemp -d /tmp/pgjobs-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+RAWLOG=$RESULTS/latest.log
+: >"$RAWLOG"
+START=$(date +%s)
+
+# die prints a message and exits non-zero (the EXIT trap stops the cluster).
+die() {
+    echo "bench/run.sh: $*" >&2
+    exit 1
+}
+
+# sql runs one statement in the benchmark database and prints the result
+# unaligned; any error stops the suite.
+sql() {
+    local out
+    out=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1) || die "query failed: $1"$'\n'"$out"
+    [ -n "$out" ] && echo "$out"
+    return 0
+}
+
+# calc evaluates an awk arithmetic expression.
+calc() {
+    awk "BEGIN { OFMT = \"%.6f\"; print $1 }"
+}
+
+# reset empties the queue and the ceiling table, then vacuums, analyzes and
+# checkpoints, so every workload starts from the same state.
+reset() {
+    sql "TRUNCATE jobs.job_queue, jobs.job, bench_plain" >/dev/null
+    sql "VACUUM ANALYZE" >/dev/null
+    sql "CHECKPOINT" >/dev/null
+}
+
+# prefill N queues N ready jobs through publish_bulk, 100000 per call, then
+# vacuums and analyzes the queue so the drain starts from settled statistics.
+prefill() {
+    local n=$1 chunk=100000 left=$1 k
+    while [ "$left" -gt 0 ]; do
+        k=$((left < chunk ? left : chunk))
+        sql "SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('bench.task', '{\"n\":1}', NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, $k)))" >/dev/null
+        left=$((left - k))
+    done
+    [ "$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'")" = "$n" ] ||
+        die "prefill did not queue $n jobs"
+    sql "VACUUM ANALYZE jobs.job_queue" >/dev/null
+    sql "CHECKPOINT" >/dev/null
+}
+
+# bench NAME SCRIPT runs one pgbench workload, CLIENTS clients for DURATION
+# seconds, and sets TPS and XACTS (script runs completed).  A failed run
+# prints pgbench's output and stops the suite.
+bench() {
+    local name=$1 script=$2 out=$WORK/$1.out rc before after
+    local stats="SELECT w.wal_bytes || ' ' || (b.checkpoints_timed + b.checkpoints_req) FROM pg_stat_wal w, pg_stat_bgwriter b"
+    echo "  $name: pgbench -f $script ($DURATION s)" >&2
+    before=$(sql "$stats")
+    "$PGBIN/pgbench" -n -M prepared -T "$DURATION" -c "$CLIENTS" -j "$THREADS" \
+        -f "$SCRIPTS/$script" >"$out" 2>&1
+    rc=$?
+    after=$(sql "$stats")
+    { echo "== $name: pgbench -n -M prepared -T $DURATION -c $CLIENTS -j $THREADS -f $SCRIPTS/$script"
+      cat "$out"
+      # shellcheck disable=SC2086
+      set -- $before $after
+      echo "(server: $((($3 - $1) / 1048576)) MB of WAL written, $(($4 - $2)) checkpoints during the run)"
+      echo; } >>"$RAWLOG"
+    TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
+    XACTS=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+    local failed
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+    if [ "$rc" != 0 ] || [ -z "$TPS" ] || [ -z "$XACTS" ] || [ "${failed:-0}" != 0 ] ||
+        [ "$XACTS" = 0 ] || grep -q 'aborted' "$out"; then
+        echo "bench/run.sh: pgbench run \"$name\" failed (exit status $rc):" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+}
+
+# expect WHAT GOT WANT stops the suite unless a sanity count matches.
+expect() {
+    [ "$2" = "$3" ] || die "sanity check failed: $1 is $2, expected $3"
+}
+
+# INSERT ceiling runs, rows/s, in the order they ran.  One runs before the
+# first workload and one after each, so every workload is compared with the
+# mean of the two runs around it: load from other processes that comes and
+# goes during the suite then affects a workload and its yardstick alike.
+CEILINGS=()
+
+# ceiling measures the INSERT ceiling once, from an empty bench_plain.
+ceiling() {
+    reset
+    bench "insert ceiling $((${#CEILINGS[@]} + 1))" insert_ceiling.sql
+    expect "insert ceiling: rows in bench_plain" "$(sql "SELECT count(*) FROM bench_plain")" "$XACTS"
+    CEILINGS+=("$TPS")
+}
+
+# Result rows: name|rate|unit|target ratio|target label|flag|index of the
+# ceiling run before it.
+ROWS=()
+DRY_NOTE=""
+
+# add_row NAME RATE UNIT TARGET LABEL [FLAG] records a result; its ratio is
+# taken once the ceiling run after it is known.
+add_row() {
+    ROWS+=("$1|$2|$3|$4|$5|${6:-}|$((${#CEILINGS[@]} - 1))")
+}
+
+# drain NAME SCRIPT BATCH TARGET measures a drain workload: prefill, run,
+# then check that every claimed job was acked exactly once and ended up in
+# jobs.job as succeeded, so errors cannot pass for throughput.
+drain() {
+    local name=$1 script=$2 batch=$3 target=$4 n want
+    n=$PREFILL
+    if [ "$QUICK" = 0 ]; then
+        want=$(calc "int($PREFILL_HEADROOM * $target * ${CEILINGS[-1]} * $DURATION + 0.5)")
+        [ "$want" -gt "$n" ] && n=$want
+        [ "$n" -gt "$PREFILL_MAX" ] && n=$PREFILL_MAX
+    fi
+    reset
+    echo "  $name: prefilling $n jobs" >&2
+    prefill "$n"
+    bench "$name" "$script"
+
+    local succeeded other running pending retried
+    succeeded=$(sql "SELECT count(*) FROM jobs.job WHERE status = 'succeeded'")
+    other=$(sql "SELECT count(*) FROM jobs.job WHERE status <> 'succeeded'")
+    retried=$(sql "SELECT count(*) FROM jobs.job WHERE attempts <> 1")
+    running=$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'running'")
+    pending=$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'")
+    echo "  $name: $succeeded succeeded, $pending still pending" >&2
+    expect "$name: failed jobs in jobs.job" "$other" 0
+    expect "$name: jobs acked after more than one attempt" "$retried" 0
+    expect "$name: jobs left running (claimed, never acked)" "$running" 0
+    expect "$name: succeeded + pending (the prefill)" "$((succeeded + pending))" "$n"
+    [ "$succeeded" -gt 0 ] || die "sanity check failed: $name completed no job"
+
+    local flag=""
+    if [ "$pending" -gt 0 ]; then
+        # the queue never ran dry, so every script run claimed a full batch
+        expect "$name: succeeded jobs" "$succeeded" "$((XACTS * batch))"
+    else
+        [ "$succeeded" -le "$((XACTS * batch))" ] ||
+            die "sanity check failed: $name: $succeeded succeeded from $XACTS claims of $batch"
+        flag="*"
+        DRY_NOTE="* the queue ran dry before the end of the run: the rate is a lower bound."
+    fi
+    # jobs completed per second of the run: tps counts script runs, some of
+    # which found the queue empty once it ran dry
+    add_row "$name" "$(calc "$TPS * $succeeded / $XACTS")" "jobs/s" "$target" ">= $target" "$flag"
+}
+
+# ---------------------------------------------------------------------------
+
+echo "pgjobs benchmark ($MODE, synchronous_commit=$SYNC): building and starting a cluster" >&2
+install_deps || die "could not install the build dependencies"
+build_install || die "build failed"
+cluster_start "${CONF[@]}" || die "could not start the cluster"
+trap 'cluster_stop; rm -rf "$WORK"' EXIT
+
+sql "CREATE EXTENSION pgjobs" >/dev/null
+sql "CREATE TABLE bench_plain (id bigserial PRIMARY KEY, task text, body jsonb, created_at timestamptz DEFAULT now())" >/dev/null
+
+ceiling
+
+# 1. publish: one job per transaction.
+reset
+bench publish publish.sql
+expect "publish: jobs queued" "$(sql "SELECT count(*) FROM jobs.job_queue")" "$XACTS"
+add_row "publish" "$TPS" "jobs/s" 0.9 ">= 0.9 (issue: 0.95)"
+ceiling
+
+# 2. publish_bulk: 1000 jobs per transaction.
+reset
+bench publish_bulk publish_bulk.sql
+expect "publish_bulk: jobs queued" "$(sql "SELECT count(*) FROM jobs.job_queue")" "$((XACTS * 1000))"
+add_row "publish_bulk x1000" "$(calc "$TPS * 1000")" "jobs/s" 30 ">= 30"
+ceiling
+
+# 3. drain: consume(1), then ack, two transactions per job.
+drain "drain consume(1)+ack" drain.sql 1 0.35
+ceiling
+
+# 4. drain, batch variant: consume(50), then ack all 50 in one statement.
+drain "drain consume(50)+ack" drain_batch.sql 50 7
+ceiling
+
+# ---------------------------------------------------------------------------
+
+# Two ceiling runs around one workload that differ by more than this
+# fraction of their mean make its ratio suspect.
+NOISE_LIMIT=0.2
+
+# print_table writes the report: a header naming the configuration, then
+# one row per workload with its ratio to the INSERT ceiling around it.
+# shellcheck disable=SC2059
+print_table() {
+    local fmt="%-24s | %7s | %9s | %-6s | %23s | %s\n"
+    local row name rate unit target label flag idx before after ceil ratio verdict
+    local mean runs="" c noisy=""
+    mean=$(printf '%s\n' "${CEILINGS[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR }')
+    for c in "${CEILINGS[@]}"; do runs="$runs $(printf '%.0f' "$c")"; done
+    echo "pgjobs benchmark ($MODE run), $(date -u '+%Y-%m-%d %H:%M UTC')"
+    [ "$QUICK" = 1 ] && echo "QUICK RUN: a smoke test of the suite, too short to measure anything"
+    echo "host: $(nproc) cores, PostgreSQL $(sql "SHOW server_version"), pgjobs $(git describe --always --dirty 2>/dev/null || echo '?')"
+    echo "cluster: shared_buffers=1GB synchronous_commit=$SYNC fsync=on autovacuum=on (default thresholds)"
+    echo "         max_connections=50; all other settings default"
+    echo "pgbench: -n -M prepared -T $DURATION -c $CLIENTS -j $THREADS; each run from an empty queue"
+    echo "         (TRUNCATE, VACUUM ANALYZE, CHECKPOINT before each run)"
+    echo "INSERT ceiling: $CLIENTS clients, 1 single-row INSERT per transaction into bench_plain,"
+    echo "         run before the first workload and after each one (rows/s:$runs);"
+    echo "         each ratio is to the mean of the two runs around the workload"
+    echo
+    printf "$fmt" "workload" "clients" "rate" "unit" "ratio to INSERT ceiling" "target"
+    printf "$fmt" "------------------------" "-------" "---------" "------" \
+        "-----------------------" "-----------------"
+    printf "$fmt" "INSERT ceiling (mean)" "$CLIENTS" "$(printf '%.0f' "$mean")" "rows/s" "1.00" "-"
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r name rate unit target label flag idx <<<"$row"
+        before=${CEILINGS[$idx]}
+        after=${CEILINGS[$((idx + 1))]}
+        ceil=$(calc "($before + $after) / 2")
+        ratio=$(calc "$rate / $ceil")
+        if awk "BEGIN { exit !($ratio >= $target) }"; then verdict=met; else verdict=MISSED; fi
+        if awk "BEGIN { d = $before - $after; exit !((d < 0 ? -d : d) > $NOISE_LIMIT * $ceil) }"; then
+            ratio="~$(printf '%.2f' "$ratio")"
+            noisy="~ the INSERT ceiling runs around this workload differ by more than $(calc "$NOISE_LIMIT * 100")%: the machine's load changed during it, so the ratio is rough."
+        else
+            ratio=$(printf '%.2f' "$ratio")
+        fi
+        printf "$fmt" "$name" "$CLIENTS" "$(printf '%.0f' "$rate")$flag" "$unit" "$ratio" "$label $verdict"
+    done
+    { [ -n "$DRY_NOTE" ] || [ -n "$noisy" ]; } && echo
+    [ -n "$DRY_NOTE" ] && echo "$DRY_NOTE"
+    [ -n "$noisy" ] && echo "$noisy"
+    echo
+    echo "total time $(( $(date +%s) - START )) s; raw pgbench output in $RAWLOG"
+}
+
+print_table | tee "$RESULTS/latest.txt"
