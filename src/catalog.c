@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -39,24 +40,30 @@
 
 /*
  * What a failed attempt does, shared by nack and expiry.  The statement
- * that includes it starts with a CTE "target(job_id, error, retry_at)" of
- * locked running jobs; those with retries left go back to pending, the
- * others move to jobs.job as failed.  $1 is always the current time.
+ * that includes it starts with a CTE "target(job_id)" of locked running
+ * jobs; those with retries left go back to pending, ready at retry_at or
+ * after the backoff, the others move to jobs.job as failed.  Both record
+ * error.  $1 is always the current time.
+ *
+ * The locked ids are handed on as an array (= ANY (ARRAY(...))), which
+ * plans as a primary-key lookup whatever the LIMIT, rather than as a join
+ * the generic plan might hash over the whole queue.
  */
-#define FAIL_JOBS_TAIL \
+#define FAIL_JOBS_TAIL(error, retry_at) \
 	", retried AS (" \
 	"  UPDATE jobs.job_queue q" \
-	"     SET status = 'pending', expires_at = NULL, last_error = t.error," \
-	"         scheduled_at = COALESCE(t.retry_at," \
+	"     SET status = 'pending', expires_at = NULL, last_error = " error "," \
+	"         scheduled_at = COALESCE(" retry_at "," \
 	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
-	"    FROM target t" \
-	"   WHERE q.job_id" EQ "t.job_id AND q.attempts" LE "q.max_retries" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
+	"     AND q.attempts" LE "q.max_retries" \
 	"  RETURNING q.job_id" \
 	"), failed AS (" \
-	"  DELETE FROM jobs.job_queue q USING target t" \
-	"   WHERE q.job_id" EQ "t.job_id AND q.attempts" GT "q.max_retries" \
+	"  DELETE FROM jobs.job_queue q" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
+	"     AND q.attempts" GT "q.max_retries" \
 	"  RETURNING q.job_id, q.task, q.body, q.priority, q.attempts," \
-	"            q.max_retries, q.timeout, t.error, q.created_at," \
+	"            q.max_retries, q.timeout, " error " AS error, q.created_at," \
 	"            q.scheduled_at, q.started_at" \
 	"), finished AS (" \
 	"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts," \
@@ -71,29 +78,39 @@
 	" SELECT (SELECT pg_catalog.count(*) FROM retried)" PLUS \
 	"        (SELECT pg_catalog.count(*) FROM finished)"
 
-/* The claim: mark the picked rows running, return them in claim order. */
-#define CLAIM_TAIL \
-	"), claimed AS (" \
+/*
+ * The claim: lock up to $2 ready jobs in claim order (the partial index
+ * job_queue_pending_idx), mark them running and return them in that order.
+ */
+#define CLAIM(extra_qual) \
+	"WITH claimed AS (" \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
 	"         expires_at = $1" PLUS \
 	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
-	"    FROM next n WHERE q.job_id" EQ "n.job_id" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(" \
+	"           SELECT job_id FROM jobs.job_queue" \
+	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
+	"            ORDER BY priority DESC, scheduled_at, job_id" \
+	"            LIMIT $2" \
+	"            FOR UPDATE SKIP LOCKED))" \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
 	"            q.expires_at" \
 	")" \
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
 
-/* Ready jobs in claim order; the partial index job_queue_pending_idx. */
-#define CLAIM_NEXT(extra_qual) \
-	"WITH next AS (" \
-	"  SELECT job_id FROM jobs.job_queue" \
-	"   WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
-	"   ORDER BY priority DESC, scheduled_at, job_id" \
-	"   LIMIT $2" \
-	"   FOR UPDATE SKIP LOCKED"
+/*
+ * The claim an ack or nack ends is still current: the job is running, its
+ * lease (from $1, the current time) holds, and it is at the given attempt
+ * unless that is NULL.  Wrapped in IS TRUE so that it cannot match the
+ * predicate of job_queue_running_idx: the row is always found through the
+ * primary key, never by scanning every running job.
+ */
+#define LEASE_HOLDS(attempt) \
+	" AND (status" EQ "'running' AND expires_at" GE "$1" \
+	"      AND (" attempt "::pg_catalog.int4 IS NULL OR attempts" EQ attempt ")) IS TRUE"
 
 typedef enum CatalogPlanId
 {
@@ -142,31 +159,28 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		1, {InvalidOid}
 	},
 	[PLAN_CLAIM] = {
-		CLAIM_NEXT("") CLAIM_TAIL,
+		CLAIM(""),
 		2, {TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_CLAIM_TOPIC] = {
-		CLAIM_NEXT(" AND task" LIKE "$3") CLAIM_TAIL,
+		CLAIM(" AND task" LIKE "$3"),
 		3, {TIMESTAMPTZOID, INT4OID, TEXTOID}
 	},
 	[PLAN_EXPIRE] = {
-		"WITH target AS ("
-		"  SELECT job_id,"
-		"         pg_catalog.format('job timed out after %s seconds', timeout) AS error,"
-		"         NULL::pg_catalog.timestamptz AS retry_at"
-		"    FROM jobs.job_queue"
+		"WITH target AS MATERIALIZED ("
+		"  SELECT job_id FROM jobs.job_queue"
 		"   WHERE status" EQ "'running' AND expires_at" LT "$1"
 		"   ORDER BY expires_at"
 		"   LIMIT $2"
 		"   FOR UPDATE SKIP LOCKED"
-		")" FAIL_JOBS_TAIL,
+		")" FAIL_JOBS_TAIL("pg_catalog.format('job timed out after %s seconds', q.timeout)",
+						   "NULL"),
 		2, {TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_FINISH] = {
 		"WITH done AS ("
 		"  DELETE FROM jobs.job_queue"
-		"   WHERE job_id" EQ "$2 AND status" EQ "'running' AND expires_at" GE "$1"
-		"     AND ($4::pg_catalog.int4 IS NULL OR attempts" EQ "$4)"
+		"   WHERE job_id" EQ "$2" LEASE_HOLDS("$4")
 		"  RETURNING job_id, task, body, priority, attempts, max_retries,"
 		"            timeout, last_error, created_at, scheduled_at, started_at"
 		")"
@@ -181,14 +195,11 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		4, {TIMESTAMPTZOID, INT8OID, JSONBOID, INT4OID}
 	},
 	[PLAN_FAIL] = {
-		"WITH target AS ("
-		"  SELECT job_id, $3::pg_catalog.text AS error,"
-		"         $4::pg_catalog.timestamptz AS retry_at"
-		"    FROM jobs.job_queue"
-		"   WHERE job_id" EQ "$2 AND status" EQ "'running' AND expires_at" GE "$1"
-		"     AND ($5::pg_catalog.int4 IS NULL OR attempts" EQ "$5)"
+		"WITH target AS MATERIALIZED ("
+		"  SELECT job_id FROM jobs.job_queue"
+		"   WHERE job_id" EQ "$2" LEASE_HOLDS("$5")
 		"   FOR UPDATE"
-		")" FAIL_JOBS_TAIL,
+		")" FAIL_JOBS_TAIL("$3::pg_catalog.text", "$4::pg_catalog.timestamptz"),
 		5, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID}
 	},
 	[PLAN_DIAGNOSE] = {
@@ -209,13 +220,19 @@ static Oid	insert_jobs_array_type = InvalidOid;
 
 /*
  * PreparePlan prepares the statement def for this backend and keeps it.
+ *
+ * The plan is generic from the start: the statements are written so that
+ * their generic plans are the right ones, and planning them again on every
+ * call (as the plan cache would while it compares custom plans) would cost
+ * more than running them.
  */
 static SPIPlanPtr
 PreparePlan(const CatalogPlanDef *def, const Oid *argtypes)
 {
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(def->sql, def->nargs, (Oid *) argtypes);
+	plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "pgjobs: SPI_prepare failed: %s",
 			 SPI_result_code_string(SPI_result));

@@ -20,7 +20,7 @@ CREATE TEMP TABLE tap_ids (label text PRIMARY KEY, job_id bigint NOT NULL);
 
 -- jobs.job_queue row of a labelled job, without its id and timestamps.
 CREATE TEMP VIEW tap_queued AS
-SELECT i.label, q.task::text, q.body, q.status, q.priority, q.attempts,
+SELECT i.label, q.task::text, q.body, q.status::text AS status, q.priority, q.attempts,
        q.max_retries, q.timeout, q.last_error
   FROM tap_ids i JOIN jobs.job_queue q USING (job_id);
 
@@ -47,7 +47,7 @@ SELECT is((SELECT count(*)::int FROM tap_queued WHERE label IN ('scalar', 'from'
 
 -- What the all-NULL defaults turn into.
 SELECT results_eq(
-    $$SELECT task, body, status, priority, attempts, max_retries, timeout, last_error
+    $$SELECT task, body, status::text AS status, priority, attempts, max_retries, timeout, last_error
         FROM tap_queued WHERE label = 'scalar'$$,
     $$VALUES ('tap.scalar', NULL::jsonb, 'pending', 0, 0, 3, 60.00::numeric, NULL::text)$$,
     'publish defaults: no body, pending, priority 0, no attempts, 3 retries, 60 s timeout');
@@ -60,8 +60,8 @@ SELECT results_eq(
 
 INSERT INTO tap_ids SELECT 'nulls', jobs.publish('tap.nulls', NULL, NULL, NULL, NULL, NULL);
 SELECT results_eq(
-    $$SELECT body, status, priority, attempts, max_retries, timeout FROM tap_queued WHERE label = 'nulls'$$,
-    $$SELECT body, status, priority, attempts, max_retries, timeout FROM tap_queued WHERE label = 'scalar'$$,
+    $$SELECT body, status::text AS status, priority, attempts, max_retries, timeout FROM tap_queued WHERE label = 'nulls'$$,
+    $$SELECT body, status::text AS status, priority, attempts, max_retries, timeout FROM tap_queued WHERE label = 'scalar'$$,
     'explicit NULL arguments are the same as the defaults');
 
 -- Named notation, every argument, in a shuffled order.
@@ -70,7 +70,7 @@ SELECT 'named', jobs.publish(
     i_max_retries => 0, i_priority => 7, i_timeout => 2.5,
     i_scheduled_at => '2031-01-01 00:00+00', i_body => '{"k": 1}', i_task => 'tap.named');
 SELECT results_eq(
-    $$SELECT task, body, status, priority, attempts, max_retries, timeout
+    $$SELECT task, body, status::text AS status, priority, attempts, max_retries, timeout
         FROM tap_queued WHERE label = 'named'$$,
     $$VALUES ('tap.named', '{"k": 1}'::jsonb, 'pending', 7, 0, 0, 2.50::numeric)$$,
     'jobs.publish with every argument named');
@@ -120,7 +120,7 @@ SELECT ok(
     'publish_bulk ids are ascending in input order');
 SELECT results_eq(
     $$SELECT q.task::text, q.body, q.scheduled_at = now(), q.scheduled_at,
-             q.timeout, q.priority, q.max_retries, q.status, q.attempts
+             q.timeout, q.priority, q.max_retries, q.status::text AS status, q.attempts
         FROM tap_bulk b JOIN jobs.job_queue q USING (job_id) ORDER BY b.n$$,
     $$VALUES ('tap.bulk.1', '{"n": 1}'::jsonb, false, '2030-01-01 00:00+00'::timestamptz,
               30.00::numeric, 7, 1, 'pending', 0),
@@ -158,7 +158,7 @@ SELECT lives_ok(
            (SELECT job_id FROM tap_ids WHERE label = 'first'), '{"ok": true}'),
     'jobs.ack(i_job_id => ..., i_result => ...)');
 SELECT results_eq(
-    $$SELECT j.status, j.result, j.attempts FROM tap_ids i JOIN jobs.job j USING (job_id)
+    $$SELECT j.status::text AS status, j.result, j.attempts FROM tap_ids i JOIN jobs.job j USING (job_id)
        WHERE i.label = 'first'$$,
     $$VALUES ('succeeded', '{"ok": true}'::jsonb, 1)$$,
     'the acked job is in jobs.job as succeeded with its result');
@@ -173,7 +173,7 @@ SELECT lives_ok(
            (SELECT job_id FROM tap_ids WHERE label = 'topic'), 'boom', '2035-01-01 00:00+00'),
     'jobs.nack(i_job_id => ..., i_traceback => ..., i_schedule_at => ...)');
 SELECT results_eq(
-    $$SELECT q.status, q.attempts, q.last_error, q.scheduled_at
+    $$SELECT q.status::text AS status, q.attempts, q.last_error, q.scheduled_at
         FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'topic'$$,
     $$VALUES ('pending', 1, 'boom', '2035-01-01 00:00+00'::timestamptz)$$,
     'the nacked job is pending again at i_schedule_at with its traceback');
@@ -186,7 +186,7 @@ SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.lapse', 1)), 1,
 SELECT pg_sleep(0.05);
 SELECT is(jobs.expire(), 1::bigint, 'jobs.expire() reclaims the job whose lease lapsed');
 SELECT results_eq(
-    $$SELECT status, attempts, last_error FROM tap_queued WHERE label = 'lapse'$$,
+    $$SELECT status::text AS status, attempts, last_error FROM tap_queued WHERE label = 'lapse'$$,
     $$VALUES ('pending', 1, 'job timed out after 0.01 seconds')$$,
     'the expired job is pending again, its attempt counted as timed out');
 

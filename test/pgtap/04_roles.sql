@@ -67,7 +67,7 @@ SELECT lives_ok(
     format('SELECT tap_evil.ack_hostile(%s)', (SELECT job_id FROM tap_ids WHERE label = 'capture.1')),
     'ack with an = operator ahead of pg_catalog in the caller''s search_path');
 SELECT results_eq(
-    $$SELECT a.status FROM tap_ids i JOIN jobs.all a USING (job_id)
+    $$SELECT a.status::text AS status FROM tap_ids i JOIN jobs.all a USING (job_id)
        WHERE i.label IN ('capture.1', 'capture.2') ORDER BY i.label$$,
     ARRAY['succeeded', 'running'],
     'that = operator does not capture ack''s job_id match: exactly the acked job finished');
@@ -135,7 +135,7 @@ SELECT throws_ok($$SELECT nextval('jobs.job_id_seq')$$, '42501',
 RESET ROLE;
 
 SELECT results_eq(
-    $$SELECT a.status, a.attempts, a.last_error, a.result
+    $$SELECT a.status::text AS status, a.attempts, a.last_error, a.result
         FROM tap_ids i JOIN jobs.all a USING (job_id)
        WHERE i.label LIKE 'work.%' ORDER BY i.label$$,
     $$VALUES ('succeeded', 1, NULL, '{"by": "worker"}'::jsonb),
@@ -160,7 +160,7 @@ SELECT is(
     (SELECT count(*)::int FROM jobs.job_queue WHERE task = 'tap.exec_only'),
     0, 'the exec-only role queued nothing');
 SELECT is(
-    (SELECT status FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'capture.2'),
+    (SELECT status::text FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'capture.2'),
     'running', 'the exec-only role finished nothing');
 
 SELECT * FROM finish();

@@ -71,7 +71,7 @@ $node->safe_psql('src',
 
 is( $node->safe_psql(
 		'src', q{
-	SELECT string_agg(status || ':' || n, ' ' ORDER BY status) FROM
+	SELECT string_agg(status || ':' || n, ' ' ORDER BY status::text) FROM
 	  (SELECT status, count(*) AS n FROM jobs.all GROUP BY status) s}),
 	'failed:1 pending:7 running:1 succeeded:1',
 	'fixture: jobs in every state');

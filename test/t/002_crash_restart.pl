@@ -169,7 +169,7 @@ sql("SELECT jobs.ack($id{5})");
 is(sql(q{SELECT string_agg(task, ',') FROM jobs.consume(10)}),
 	'cr.6,cr.after1,cr.after2',
 	'after the backend crash: consume claims the ready jobs in order');
-is( sql(q{SELECT string_agg(status || ':' || n, ' ' ORDER BY status)
+is( sql(q{SELECT string_agg(status || ':' || n, ' ' ORDER BY status::text)
 	        FROM (SELECT status, count(*) AS n FROM jobs.all GROUP BY status) s}),
 	'pending:1 running:3 succeeded:4',
 	'final state: everything accounted for');
