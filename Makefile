@@ -13,7 +13,8 @@ OBJS = \
 	src/consume.o \
 	src/ack.o \
 	src/retry.o \
-	src/expire.o
+	src/expire.o \
+	src/wakeup.o
 
 HEADERS = src/pgjobs.h src/compat.h
 

@@ -222,16 +222,19 @@ COMMENT ON FUNCTION jobs.publish_bulk(jobs.bulk_job[]) IS
     'pgjobs: queue many jobs in one call; returns their ids in input order';
 
 -- ----------------------------------------------------------------------
--- Function: jobs.consume(num)
+-- Function: jobs.consume(num, wait)
 --
 --      Claims up to num ready jobs (scheduled time reached), highest
 --      priority first, then longest ready, and marks them running until
 --      now + timeout.  Concurrent consumers skip each other's rows
---      (FOR UPDATE SKIP LOCKED) and never wait.  Expired jobs are
---      reclaimed first (see jobs.expire).
+--      (FOR UPDATE SKIP LOCKED) and never wait for each other.  Expired
+--      jobs are reclaimed first (see jobs.expire).  With i_wait, when no
+--      job is ready it waits in the backend, up to i_wait seconds, until a
+--      commit readies jobs or a scheduled one is due, then claims.
 --
 -- Parameters:
 --      num     - how many jobs at most (1 or more)
+--      i_wait  - seconds to wait for a job when none is ready (0 to 3600)
 --
 -- Returns:
 --      the claimed jobs
@@ -239,7 +242,7 @@ COMMENT ON FUNCTION jobs.publish_bulk(jobs.bulk_job[]) IS
 -- Tables written:
 --      jobs.job_queue, jobs.job (expired jobs out of retries)
 -- ----------------------------------------------------------------------
-CREATE FUNCTION jobs.consume(num integer)
+CREATE FUNCTION jobs.consume(num integer, i_wait numeric DEFAULT 0)
 RETURNS TABLE (
     job_id       bigint,
     task         varchar,
@@ -254,11 +257,11 @@ RETURNS TABLE (
 AS 'MODULE_PATHNAME', 'pgjobs_consume'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
 
-COMMENT ON FUNCTION jobs.consume(integer) IS
-    'pgjobs: claim up to num ready jobs';
+COMMENT ON FUNCTION jobs.consume(integer, numeric) IS
+    'pgjobs: claim up to num ready jobs, waiting up to i_wait seconds for some';
 
 -- ----------------------------------------------------------------------
--- Function: jobs.consume_topic(pattern, num)
+-- Function: jobs.consume_topic(pattern, num, wait)
 --
 --      As jobs.consume, restricted to tasks matching pattern.  In a
 --      pattern, % and * match any run of characters (dots included);
@@ -267,6 +270,7 @@ COMMENT ON FUNCTION jobs.consume(integer) IS
 -- Parameters:
 --      pattern - topic pattern, e.g. 'email.%' or 'email.*'
 --      num     - how many jobs at most (1 or more)
+--      i_wait  - seconds to wait for a job when none is ready (0 to 3600)
 --
 -- Returns:
 --      the claimed jobs
@@ -274,7 +278,7 @@ COMMENT ON FUNCTION jobs.consume(integer) IS
 -- Tables written:
 --      jobs.job_queue, jobs.job (expired jobs out of retries)
 -- ----------------------------------------------------------------------
-CREATE FUNCTION jobs.consume_topic(pattern text, num integer)
+CREATE FUNCTION jobs.consume_topic(pattern text, num integer, i_wait numeric DEFAULT 0)
 RETURNS TABLE (
     job_id       bigint,
     task         varchar,
@@ -289,7 +293,7 @@ RETURNS TABLE (
 AS 'MODULE_PATHNAME', 'pgjobs_consume_topic'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
 
-COMMENT ON FUNCTION jobs.consume_topic(text, integer) IS
+COMMENT ON FUNCTION jobs.consume_topic(text, integer, numeric) IS
     'pgjobs: claim up to num ready jobs whose task matches pattern';
 
 -- ----------------------------------------------------------------------

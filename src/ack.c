@@ -100,6 +100,7 @@ pgjobs_nack(PG_FUNCTION_ARGS)
 
 	if (!CatalogFailJob(job_id, attempt, now, traceback, retry_at, retry_at_isnull))
 		CatalogReportNotRunning(job_id, attempt, now, "nack");
+	NoteJobsReadied();			/* the retry may be due at once */
 
 	PG_RETURN_VOID();
 }

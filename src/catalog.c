@@ -122,6 +122,7 @@ typedef enum CatalogPlanId
 	PLAN_FINISH,
 	PLAN_FAIL,
 	PLAN_DIAGNOSE,
+	PLAN_NEXT_WAKEUP,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -210,6 +211,36 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  FROM jobs.job WHERE job_id" EQ "$2"
 		" LIMIT 1",
 		2, {TIMESTAMPTZOID, INT8OID}
+	},
+	/*
+	 * When a waiting consumer should look again: the earliest future
+	 * scheduled_at of a pending job or expires_at of a running one.  The
+	 * claim index is ordered by priority first, so the earliest due time is
+	 * found by walking the distinct priorities (a loose index scan) and
+	 * taking the first future time within each.
+	 */
+	[PLAN_NEXT_WAKEUP] = {
+		"WITH RECURSIVE prio(p) AS ("
+		"    (SELECT priority FROM jobs.job_queue"
+		"      WHERE status" EQ "'pending'"
+		"      ORDER BY priority DESC LIMIT 1)"
+		"  UNION ALL"
+		"    SELECT (SELECT q.priority FROM jobs.job_queue q"
+		"             WHERE q.status" EQ "'pending' AND q.priority" LT "prio.p"
+		"             ORDER BY q.priority DESC LIMIT 1)"
+		"      FROM prio WHERE prio.p IS NOT NULL"
+		")"
+		" SELECT LEAST("
+		"   (SELECT pg_catalog.min("
+		"       (SELECT q.scheduled_at FROM jobs.job_queue q"
+		"         WHERE q.status" EQ "'pending' AND q.priority" EQ "prio.p"
+		"           AND q.scheduled_at" GT "$1"
+		"         ORDER BY q.priority DESC, q.scheduled_at LIMIT 1))"
+		"      FROM prio WHERE prio.p IS NOT NULL),"
+		"   (SELECT q.expires_at FROM jobs.job_queue q"
+		"     WHERE q.status" EQ "'running' AND q.expires_at" GT "$1"
+		"     ORDER BY q.expires_at LIMIT 1))",
+		1, {TIMESTAMPTZOID}
 	},
 };
 
@@ -417,13 +448,15 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 
 /*
  * CatalogClaimJobs claims up to num ready jobs, those whose task is LIKE
- * like_pattern when it is not NULL, and appends them to out.
+ * like_pattern when it is not NULL, appends them to out and returns how
+ * many it claimed.
  */
-void
+uint64
 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 				 Tuplestorestate *out, TupleDesc out_desc)
 {
 	Datum		values[3];
+	uint64		claimed;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(num);
@@ -432,8 +465,11 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	ConnectSPI();
 	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM, values, NULL,
 				SPI_OK_SELECT);
+	claimed = SPI_processed;
 	CopyResultRows(out, out_desc);
 	FinishSPI();
+
+	return claimed;
 }
 
 /*
@@ -456,6 +492,34 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 	FinishSPI();
 
 	return count;
+}
+
+/*
+ * CatalogNextWakeup returns when a consumer that found nothing to claim at
+ * now should look again (the next due job or lease end), or DT_NOEND if
+ * nothing is scheduled.
+ */
+TimestampTz
+CatalogNextWakeup(TimestampTz now)
+{
+	Datum		values[1];
+	Datum		d;
+	bool		isnull;
+	TimestampTz result = DT_NOEND;
+
+	values[0] = TimestampTzGetDatum(now);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_NEXT_WAKEUP, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1 || SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: next wake-up query returned " UINT64_FORMAT " rows",
+			 (uint64) SPI_processed);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = DatumGetTimestampTz(d);
+	FinishSPI();
+
+	return result;
 }
 
 /*

@@ -10,15 +10,21 @@
  * back, the jobs are pending again.  Expired jobs are reclaimed first, at
  * most every pgjobs.consume_expire_interval (expire.c).
  *
+ * With i_wait, a consume that finds nothing waits in the backend until a
+ * commit readies jobs, the next scheduled job is due, or the wait ends
+ * (wakeup.c), and tries again; it returns as soon as it claims anything.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "pgjobs.h"
@@ -150,46 +156,99 @@ TopicToLikePattern(text *topic)
 }
 
 /*
+ * GetWaitEnd returns the end of the wait the optional i_wait argument (seconds)
+ * at argno asks for, or 0 for no wait.
+ */
+static TimestampTz
+GetWaitEnd(FunctionCallInfo fcinfo, int argno, TimestampTz now)
+{
+	double		seconds;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return 0;
+	if (numeric_is_nan(PG_GETARG_NUMERIC(argno)))
+		seconds = -1.0;
+	else
+		seconds = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													 PG_GETARG_DATUM(argno)));
+	if (!(seconds >= 0.0 && seconds <= PGJOBS_MAX_WAIT))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("i_wait must be between 0 and %d seconds", PGJOBS_MAX_WAIT),
+				 errhint("Pass 0 or NULL to return at once when no job is ready.")));
+	if (seconds == 0.0)
+		return 0;
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("jobs cannot be waited for in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("Such a transaction sees no job committed after it started."),
+				 errhint("Consume with i_wait in a READ COMMITTED transaction, or without i_wait.")));
+	return now + (TimestampTz) (seconds * USECS_PER_SEC);
+}
+
+/*
  * ConsumeJobs claims up to num jobs matching like_pattern (all when NULL)
- * into the function's result set.
+ * into the function's result set, waiting until wait_end (if not 0) for
+ * some to be ready.
  */
 static Datum
-ConsumeJobs(FunctionCallInfo fcinfo, int32 num, text *like_pattern)
+ConsumeJobs(FunctionCallInfo fcinfo, int32 num, text *like_pattern,
+			TimestampTz wait_end)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	Tuplestorestate *out;
 	TupleDesc	desc;
 
 	out = BeginMaterializedResult(fcinfo, &desc);
-	ExpireJobsIfDue(now);
-	CatalogClaimJobs(num, like_pattern, now, out, desc);
+	for (bool woken = false;; woken = true)
+	{
+		/* read before looking, so that no commit after the look is missed */
+		uint64		generation = WakeupGeneration();
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz wake_at;
+
+		ExpireJobsIfDue(now, woken);
+		if (CatalogClaimJobs(num, like_pattern, now, out, desc) > 0)
+		{
+			NoteJobsClaimed();
+			break;
+		}
+		if (now >= wait_end)
+			break;
+
+		wake_at = Min(wait_end, CatalogNextWakeup(now));
+		WaitForJobs(generation, wake_at);
+	}
 	return (Datum) 0;
 }
 
 /*
- * pgjobs_consume claims up to num ready jobs.
+ * pgjobs_consume claims up to num ready jobs, waiting up to i_wait seconds
+ * for some.
  *
- * jobs.consume(num) -> setof (job_id, task, body, attempt, ...)
+ * jobs.consume(num, i_wait) -> setof (job_id, task, body, attempt, ...)
  */
 Datum
 pgjobs_consume(PG_FUNCTION_ARGS)
 {
 	int32		num = CheckNum(fcinfo, 0);
+	TimestampTz wait_end = GetWaitEnd(fcinfo, 1, GetCurrentTimestamp());
 
-	return ConsumeJobs(fcinfo, num, NULL);
+	return ConsumeJobs(fcinfo, num, NULL, wait_end);
 }
 
 /*
  * pgjobs_consume_topic claims up to num ready jobs whose task matches a
- * topic pattern.
+ * topic pattern, waiting up to i_wait seconds for some.
  *
- * jobs.consume_topic(pattern, num) -> setof (job_id, task, body, ...)
+ * jobs.consume_topic(pattern, num, i_wait) -> setof (job_id, task, body, ...)
  */
 Datum
 pgjobs_consume_topic(PG_FUNCTION_ARGS)
 {
 	text	   *like_pattern;
 	int32		num;
+	TimestampTz wait_end;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -197,7 +256,8 @@ pgjobs_consume_topic(PG_FUNCTION_ARGS)
 				 errmsg("topic pattern must not be NULL"),
 				 errhint("Use '%%' to match every task, or a prefix such as 'email.%%'.")));
 	num = CheckNum(fcinfo, 1);
+	wait_end = GetWaitEnd(fcinfo, 2, GetCurrentTimestamp());
 	like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(0));
 
-	return ConsumeJobs(fcinfo, num, like_pattern);
+	return ConsumeJobs(fcinfo, num, like_pattern, wait_end);
 }

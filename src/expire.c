@@ -27,17 +27,20 @@ static TimestampTz last_consume_expire = 0;
 
 /*
  * ExpireJobsIfDue reclaims one batch of expired jobs if this backend has
- * not done so within pgjobs.consume_expire_interval.
+ * not done so within pgjobs.consume_expire_interval, or if force is set (a
+ * waiting consume that woke up, possibly for a lease that just ended).
  */
 void
-ExpireJobsIfDue(TimestampTz now)
+ExpireJobsIfDue(TimestampTz now, bool force)
 {
-	if (pgjobs_consume_expire_interval > 0 && last_consume_expire != 0 &&
+	if (!force &&
+		pgjobs_consume_expire_interval > 0 && last_consume_expire != 0 &&
 		!TimestampDifferenceExceeds(last_consume_expire, now,
 									pgjobs_consume_expire_interval))
 		return;
 
-	(void) CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH);
+	if (CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH) > 0)
+		NoteJobsReadied();
 	last_consume_expire = now;
 }
 
@@ -60,6 +63,8 @@ pgjobs_expire(PG_FUNCTION_ARGS)
 		count = CatalogExpireJobs(now, PGJOBS_EXPIRE_BATCH);
 		total += count;
 	} while (count == PGJOBS_EXPIRE_BATCH);
+	if (total > 0)
+		NoteJobsReadied();
 
 	PG_RETURN_INT64(total);
 }

@@ -26,12 +26,17 @@ double		pgjobs_retry_backoff_max = 3600.0;
 /* How often, in milliseconds, a backend's consume reclaims expired jobs. */
 int			pgjobs_consume_expire_interval = 1000;
 
+/* How often a waiting consume looks for jobs when not preloaded, in ms. */
+int			pgjobs_wait_poll_interval = 100;
+
 void		_PG_init(void);
 
 /*
- * _PG_init defines the pgjobs.* settings.  pgjobs needs no shared memory
- * yet, so loading it on first use is enough; under binary upgrade nothing
- * is set up at all.
+ * _PG_init defines the pgjobs.* settings and sets up the wake-up of
+ * waiting consumers.  Everything works when the library is loaded on first
+ * use; preloaded (shared_preload_libraries), it also gets the shared memory
+ * that lets a commit wake waiting consumers instead of their polling.
+ * Under binary upgrade nothing is set up at all.
  */
 void
 _PG_init(void)
@@ -67,5 +72,16 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pgjobs.wait_poll_interval",
+							"How often a waiting consume looks for jobs when pgjobs is not preloaded.",
+							"With pgjobs in shared_preload_libraries, commits wake waiting consumers instead.",
+							&pgjobs_wait_poll_interval,
+							100, 1, 60000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pgjobs");
+
+	InitWakeup();
 }

@@ -31,6 +31,9 @@
 #define PGJOBS_MIN_TIMEOUT			0.01
 #define PGJOBS_MAX_TIMEOUT			99999.99
 
+/* Longest wait a consume may ask for, in seconds (an hour). */
+#define PGJOBS_MAX_WAIT				3600
+
 /* How many expired jobs one consume call reclaims at most. */
 #define PGJOBS_CONSUME_EXPIRE_BATCH	100
 /* How many expired jobs jobs.expire() reclaims per statement. */
@@ -40,6 +43,7 @@
 extern double pgjobs_retry_backoff_base;
 extern double pgjobs_retry_backoff_max;
 extern int	pgjobs_consume_expire_interval;
+extern int	pgjobs_wait_poll_interval;
 
 /*
  * An ack or nack names the claim it ends by job_id and, optionally, by the
@@ -67,9 +71,10 @@ typedef struct JobSpec
 extern int64 CatalogInsertJob(const JobSpec *spec);
 extern void CatalogInsertJobs(Datum jobs, Oid array_type,
 							  Tuplestorestate *out, TupleDesc out_desc);
-extern void CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
+extern uint64 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
 extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
+extern TimestampTz CatalogNextWakeup(TimestampTz now);
 extern bool CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 							 Datum result, bool result_isnull);
 extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
@@ -77,8 +82,15 @@ extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
 extern void CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 									const char *action) pg_attribute_noreturn();
 
+/* wakeup.c */
+extern void InitWakeup(void);
+extern void NoteJobsReadied(void);
+extern void NoteJobsClaimed(void);
+extern uint64 WakeupGeneration(void);
+extern void WaitForJobs(uint64 generation, TimestampTz wake_at);
+
 /* expire.c */
-extern void ExpireJobsIfDue(TimestampTz now);
+extern void ExpireJobsIfDue(TimestampTz now, bool force);
 
 /* retry.c */
 extern Interval *NextBackoff(int32 attempt);

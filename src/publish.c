@@ -129,6 +129,7 @@ Datum
 pgjobs_publish(PG_FUNCTION_ARGS)
 {
 	JobSpec		spec;
+	int64		job_id;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.task = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
@@ -150,7 +151,9 @@ pgjobs_publish(PG_FUNCTION_ARGS)
 
 	ValidateJobSpec(&spec, 0);
 
-	PG_RETURN_INT64(CatalogInsertJob(&spec));
+	job_id = CatalogInsertJob(&spec);
+	NoteJobsReadied();
+	PG_RETURN_INT64(job_id);
 }
 
 /*
@@ -244,7 +247,10 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 
 	out = BeginMaterializedResult(fcinfo, &out_desc);
 	if (nelems > 0)
+	{
 		CatalogInsertJobs(PointerGetDatum(arr), array_type, out, out_desc);
+		NoteJobsReadied();
+	}
 
 	return (Datum) 0;
 }

@@ -82,33 +82,33 @@ SELECT is(
     'TABLE(job_id bigint)', 'jobs.publish_bulk result column');
 
 -- ---------------------------------------------------------------------------
--- jobs.consume(num) and jobs.consume_topic(pattern, num)
+-- jobs.consume(num, i_wait) and jobs.consume_topic(pattern, num, i_wait)
 -- ---------------------------------------------------------------------------
 
-SELECT has_function('jobs', 'consume', ARRAY['integer'], 'jobs.consume(integer) exists');
-SELECT function_returns('jobs', 'consume', ARRAY['integer'], 'setof record',
+SELECT has_function('jobs', 'consume', ARRAY['integer', 'numeric'], 'jobs.consume(integer, numeric) exists');
+SELECT function_returns('jobs', 'consume', ARRAY['integer', 'numeric'], 'setof record',
     'jobs.consume returns a set of rows');
 SELECT is(
-    pg_catalog.pg_get_function_arguments('jobs.consume(integer)'::regprocedure),
-    'num integer', 'jobs.consume argument name, no default');
+    pg_catalog.pg_get_function_arguments('jobs.consume(integer, numeric)'::regprocedure),
+    'num integer, i_wait numeric DEFAULT 0', 'jobs.consume argument names; i_wait defaults to no wait');
 SELECT is(
-    pg_catalog.pg_get_function_result('jobs.consume(integer)'::regprocedure),
+    pg_catalog.pg_get_function_result('jobs.consume(integer, numeric)'::regprocedure),
     'TABLE(job_id bigint, task character varying, body jsonb, attempt integer, '
     'max_retries integer, priority integer, timeout numeric, '
     'created_at timestamp with time zone, scheduled_at timestamp with time zone, '
     'expires_at timestamp with time zone)',
     'jobs.consume result columns');
 
-SELECT has_function('jobs', 'consume_topic', ARRAY['text', 'integer'],
-    'jobs.consume_topic(text, integer) exists');
-SELECT function_returns('jobs', 'consume_topic', ARRAY['text', 'integer'], 'setof record',
+SELECT has_function('jobs', 'consume_topic', ARRAY['text', 'integer', 'numeric'],
+    'jobs.consume_topic(text, integer, numeric) exists');
+SELECT function_returns('jobs', 'consume_topic', ARRAY['text', 'integer', 'numeric'], 'setof record',
     'jobs.consume_topic returns a set of rows');
 SELECT is(
-    pg_catalog.pg_get_function_arguments('jobs.consume_topic(text, integer)'::regprocedure),
-    'pattern text, num integer', 'jobs.consume_topic argument names, no defaults');
+    pg_catalog.pg_get_function_arguments('jobs.consume_topic(text, integer, numeric)'::regprocedure),
+    'pattern text, num integer, i_wait numeric DEFAULT 0', 'jobs.consume_topic argument names; i_wait defaults to no wait');
 SELECT is(
-    pg_catalog.pg_get_function_result('jobs.consume_topic(text, integer)'::regprocedure),
-    pg_catalog.pg_get_function_result('jobs.consume(integer)'::regprocedure),
+    pg_catalog.pg_get_function_result('jobs.consume_topic(text, integer, numeric)'::regprocedure),
+    pg_catalog.pg_get_function_result('jobs.consume(integer, numeric)'::regprocedure),
     'jobs.consume_topic returns the same columns as jobs.consume');
 
 -- ---------------------------------------------------------------------------

@@ -83,7 +83,7 @@ GRANT EXECUTE ON FUNCTION jobs.publish(varchar, jsonb, timestamptz, numeric, int
                           jobs.publish_bulk(jobs.bulk_job[]) TO pgjobs_tap_producer;
 GRANT INSERT, SELECT (job_id) ON jobs.job_queue TO pgjobs_tap_producer;   -- publish returns the new id
 GRANT USAGE ON SEQUENCE jobs.job_id_seq TO pgjobs_tap_producer;
-GRANT EXECUTE ON FUNCTION jobs.consume(integer), jobs.consume_topic(text, integer),
+GRANT EXECUTE ON FUNCTION jobs.consume(integer, numeric), jobs.consume_topic(text, integer, numeric),
                           jobs.ack(bigint, jsonb, integer), jobs.nack(bigint, text, timestamptz, integer),
                           jobs.expire(), jobs.retry_delay(integer) TO pgjobs_tap_worker;
 GRANT SELECT, UPDATE, DELETE ON jobs.job_queue TO pgjobs_tap_worker;
