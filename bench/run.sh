@@ -63,6 +63,7 @@ CONF=(
     "fsync = on"
     "autovacuum = on"
     "max_connections = 50"
+    "shared_preload_libraries = 'pgjobs'"
 )
 
 SCRIPTS=bench/pgbench
@@ -287,7 +288,7 @@ print_table() {
     [ "$QUICK" = 1 ] && echo "QUICK RUN: a smoke test of the suite, too short to measure anything"
     echo "host: $(nproc) cores, PostgreSQL $(sql "SHOW server_version"), pgjobs $(git describe --always --dirty 2>/dev/null || echo '?')"
     echo "cluster: shared_buffers=1GB synchronous_commit=$SYNC fsync=on autovacuum=on (default thresholds)"
-    echo "         max_connections=50; all other settings default"
+    echo "         max_connections=50 shared_preload_libraries=pgjobs; all other settings default"
     echo "pgbench: -n -M prepared -T $DURATION -c $CLIENTS -j $THREADS; each run from an empty queue"
     echo "         (TRUNCATE, VACUUM ANALYZE, CHECKPOINT before each run)"
     echo "INSERT ceiling: $CLIENTS clients, 1 single-row INSERT per transaction into bench_plain,"
@@ -320,4 +321,17 @@ print_table() {
     echo "total time $(( $(date +%s) - START )) s; raw pgbench output in $RAWLOG"
 }
 
-print_table | tee "$RESULTS/latest.txt"
+# 6. latency: one producer at 100 jobs/s, one idle consumer waiting in the
+#    server (jobs.consume with i_wait), polling every 100 ms, or woken by
+#    LISTEN/NOTIFY; publish-commit to claim, on one clock (bench/latency.py).
+echo "  latency: bench/latency.py ($DURATION s per mode)" >&2
+LATENCY=$(/usr/bin/python3 bench/latency.py --rate 100 --seconds "$DURATION") ||
+    die "latency benchmark failed"
+
+{
+    print_table
+    echo
+    echo "latency, publish commit -> claim: 1 producer at 100 jobs/s, 1 idle consumer ($DURATION s each)"
+    echo "$LATENCY"
+    echo "target (jobs.consume with i_wait): p50 <= 0.5 ms, p99 <= 2 ms"
+} | tee "$RESULTS/latest.txt"

@@ -77,6 +77,13 @@ for t in test/t/*.pl; do
 done
 
 cluster_stop
+
+echo "== bench: bash bench/run.sh --quick (the suite runs end to end; its figures mean nothing)"
+PGJOBS_PORT= bash bench/run.sh --quick >"$LOG/bench.out" 2>&1
+status=$?
+[ "$status" = 0 ] || cat "$LOG/bench.out"
+report "bench/run.sh --quick" "$status"
+
 rm -rf "$LOG"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
