@@ -14,7 +14,8 @@ OBJS = \
 	src/ack.o \
 	src/retry.o \
 	src/expire.o \
-	src/wakeup.o
+	src/wakeup.o \
+	src/notify.o
 
 HEADERS = src/pgjobs.h src/compat.h
 

@@ -127,7 +127,8 @@ bench() {
     echo "  $name: pgbench -f $script ($DURATION s)" >&2
     before=$(sql "$stats")
     # shellcheck disable=SC2086
-    "$PGBIN/pgbench" -n -M prepared -T "$DURATION" -c "$CLIENTS" -j "$THREADS" \
+    PGOPTIONS="${BENCH_PGOPTIONS:-}" \
+        "$PGBIN/pgbench" -n -M prepared -T "$DURATION" -c "$CLIENTS" -j "$THREADS" \
         ${BENCH_DEFINES:-} -f "$SCRIPTS/$script" >"$out" 2>&1
     rc=$?
     after=$(sql "$stats")
@@ -321,7 +322,17 @@ print_table() {
     echo "total time $(( $(date +%s) - START )) s; raw pgbench output in $RAWLOG"
 }
 
-# 6. latency: one producer at 100 jobs/s, one idle consumer waiting in the
+# 6. the cost of event notifications: publish and the single drain again,
+#    with pgjobs.notify = all (every job sends queued, picked, succeeded).
+reset
+BENCH_PGOPTIONS="-c pgjobs.notify=all" bench "publish notify=all" publish.sql
+expect "publish notify=all: jobs queued" "$(sql "SELECT count(*) FROM jobs.job_queue")" "$XACTS"
+add_row "publish, notify=all" "$TPS" "jobs/s" 0.9 ">= 0.9"
+ceiling
+BENCH_PGOPTIONS="-c pgjobs.notify=all" drain "drain 1+ack, notify=all" drain.sql 1 0.35
+ceiling
+
+# 7. latency: one producer at 100 jobs/s, one idle consumer waiting in the
 #    server (jobs.consume with i_wait), polling every 100 ms, or woken by
 #    LISTEN/NOTIFY; publish-commit to claim, on one clock (bench/latency.py).
 echo "  latency: bench/latency.py ($DURATION s per mode)" >&2

@@ -31,7 +31,8 @@ as_root() {
 # install_deps installs the Debian packages the project needs, if any is missing.
 install_deps() {
     local pkgs="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-                libtap-parser-sourcehandler-pgtap-perl libipc-run-perl perl python3-asyncpg"
+                libtap-parser-sourcehandler-pgtap-perl libipc-run-perl perl
+                python3-asyncpg python3-pytest python3-pytest-asyncio"
     local missing=""
     for p in $pkgs; do
         dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every pgjobs test: builds and installs the extension, starts a
 # throwaway cluster, then runs the pg_regress suite (test/sql), the
-# isolation specs (test/specs), the pgTAP API-contract tests (test/pgtap)
-# and the TAP tests (test/t, which start clusters of their own).
+# isolation specs (test/specs), the pgTAP API-contract tests (test/pgtap),
+# the TAP tests (test/t, which start clusters of their own) and the
+# Python layer's pytest suite (python/tests).
 # The last line is "N passed, N failed"; the exit status is 0 only if
 # nothing failed.
 set -u
@@ -75,6 +76,26 @@ for t in test/t/*.pl; do
     [ "$status" = 0 ] || find "$tdir" -name '*.log' -exec tail -n 40 {} \;
     report "$t" "$status"
 done
+
+echo "== pytest: python/tests"
+# The Python layer against the same cluster, in its own database; the
+# fixture creates the extension there with jobs-migrate.  CLUSTER_DIR and
+# PGBIN let a test restart the server (pg_ctl restart, as postgres).
+psql -X -q -c "CREATE DATABASE pgjobs_python" >/dev/null
+(export CLUSTER_DIR PGBIN PGJOBS_TEST_DB=pgjobs_python PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1
+ /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests) >"$LOG/pytest.out" 2>&1
+status=$?
+cat "$LOG/pytest.out"
+# the summary line: "N passed, N failed, N errors in S s" (any part may be absent)
+summary=$(grep -E '^=*.*[0-9]+ (passed|failed|errors?)' "$LOG/pytest.out" | tail -n 1)
+ok=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+bad=$(echo "$summary" | grep -oE '[0-9]+ (failed|errors?)' | awk '{ n += $1 } END { print n + 0 }')
+ok=${ok:-0}
+bad=${bad:-0}
+# pytest failed without saying what: count the suite as one failure
+[ "$status" != 0 ] && [ "$bad" = 0 ] && bad=1
+passed=$((passed + ok))
+failed=$((failed + bad))
 
 cluster_stop
 

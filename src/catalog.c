@@ -57,7 +57,7 @@
 	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
 	"     AND q.attempts" LE "q.max_retries" \
-	"  RETURNING q.job_id" \
+	"  RETURNING q.job_id, q.task" \
 	"), failed AS (" \
 	"  DELETE FROM jobs.job_queue q" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
@@ -73,10 +73,11 @@
 	"         f.max_retries, f.timeout, f.error, f.created_at," \
 	"         f.scheduled_at, f.started_at, $1" \
 	"    FROM failed f" \
-	"  RETURNING job_id" \
+	"  RETURNING job_id, task" \
 	")" \
-	" SELECT (SELECT pg_catalog.count(*) FROM retried)" PLUS \
-	"        (SELECT pg_catalog.count(*) FROM finished)"
+	" SELECT job_id, task, 'retried' FROM retried" \
+	" UNION ALL" \
+	" SELECT job_id, task, 'failed' FROM finished"
 
 /*
  * The claim: lock up to $2 ready jobs in claim order (the partial index
@@ -192,7 +193,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"        d.max_retries, d.timeout, d.last_error, $3,"
 		"        d.created_at, d.scheduled_at, d.started_at, $1"
 		"   FROM done d"
-		" RETURNING job_id",
+		" RETURNING job_id, task",
 		4, {TIMESTAMPTZOID, INT8OID, JSONBOID, INT4OID}
 	},
 	[PLAN_FAIL] = {
@@ -323,19 +324,20 @@ FinishSPI(void)
 }
 
 /*
- * SingleInt64Result returns the int8 in the only column of the only row of
+ * FirstInt64Result returns the int8 in the first column of the only row of
  * the last SPI result.
  */
 static int64
-SingleInt64Result(void)
+FirstInt64Result(void)
 {
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_processed != 1 || SPI_tuptable == NULL ||
-		SPI_tuptable->tupdesc->natts != 1)
-		elog(ERROR, "pgjobs: expected one row with one column, got " UINT64_FORMAT " rows",
+	if (SPI_processed != 1 || SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: expected one row, got " UINT64_FORMAT " rows",
 			 (uint64) SPI_processed);
+	if (TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
+		elog(ERROR, "pgjobs: expected a bigint result");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		elog(ERROR, "pgjobs: unexpected NULL result");
@@ -343,9 +345,46 @@ SingleInt64Result(void)
 }
 
 /*
+ * NotifyResultRows sends a job event for each row of the last SPI result,
+ * whose first two columns are job_id and task: event if it is not NULL,
+ * else the text in the third column.  Nothing is done unless pgjobs.notify
+ * asks for some events at all.
+ */
+static void
+NotifyResultRows(const char *event)
+{
+	TupleDesc	desc;
+	uint64		row;
+
+	if (SPI_processed == 0 ||
+		!NotifyWanted(event ? NotifyEventLevel(event) : PGJOBS_NOTIFY_FINISHED))
+		return;
+	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < (event ? 2 : 3))
+		elog(ERROR, "pgjobs: statement returned no job events");
+	desc = SPI_tuptable->tupdesc;
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		bool		isnull;
+		Datum		job_id = SPI_getbinval(tuple, desc, 1, &isnull);
+		char	   *task;
+		char	   *row_event;
+
+		if (isnull)
+			elog(ERROR, "pgjobs: unexpected NULL job_id");
+		task = SPI_getvalue(tuple, desc, 2);
+		row_event = event ? (char *) event : SPI_getvalue(tuple, desc, 3);
+		if (row_event == NULL)
+			elog(ERROR, "pgjobs: unexpected NULL job event");
+		NotifyJobEvent(row_event, DatumGetInt64(job_id), task);
+	}
+}
+
+/*
  * CopyResultRows appends every row of the last SPI result to out, as rows
- * of out_desc.  The result must have out_desc's column types in order;
- * tuplestore_putvalues copies the values into the store's own memory.
+ * of out_desc: the result's first columns must have out_desc's types, in
+ * order; any further columns are left out.  tuplestore_putvalues copies the
+ * values into the store's own memory.
  */
 static void
 CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
@@ -359,7 +398,7 @@ CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
 	if (SPI_tuptable == NULL)
 		elog(ERROR, "pgjobs: statement returned no result set");
 	spi_desc = SPI_tuptable->tupdesc;
-	if (spi_desc->natts != out_desc->natts)
+	if (spi_desc->natts < out_desc->natts)
 		elog(ERROR, "pgjobs: statement returned %d columns, expected %d",
 			 spi_desc->natts, out_desc->natts);
 	for (col = 0; col < out_desc->natts; col++)
@@ -371,8 +410,8 @@ CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
 				 TupleDescAttr(out_desc, col)->atttypid);
 	}
 
-	values = palloc(sizeof(Datum) * out_desc->natts);
-	isnull = palloc(sizeof(bool) * out_desc->natts);
+	values = palloc(sizeof(Datum) * spi_desc->natts);
+	isnull = palloc(sizeof(bool) * spi_desc->natts);
 	for (row = 0; row < SPI_processed; row++)
 	{
 		heap_deform_tuple(SPI_tuptable->vals[row], spi_desc, values, isnull);
@@ -407,7 +446,7 @@ CatalogInsertJob(const JobSpec *spec)
 
 	ConnectSPI();
 	ExecutePlan(PLAN_INSERT_JOB, values, nulls, SPI_OK_INSERT_RETURNING);
-	job_id = SingleInt64Result();
+	job_id = FirstInt64Result();
 	FinishSPI();
 
 	return job_id;
@@ -415,7 +454,9 @@ CatalogInsertJob(const JobSpec *spec)
 
 /*
  * CatalogInsertJobs queues every element of the jobs.bulk_job[] array jobs
- * in one statement and appends the new ids, in input order, to out.
+ * in one statement and appends the new ids, in input order, to out.  If
+ * tasks is not NULL, it holds the ntasks elements' task names, and a
+ * "queued" event is sent for each job.
  *
  * The array type's OID belongs to the extension, so a plan prepared before
  * the extension was dropped and created again would name a type that no
@@ -423,7 +464,7 @@ CatalogInsertJob(const JobSpec *spec)
  */
 void
 CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
-				  TupleDesc out_desc)
+				  TupleDesc out_desc, char **tasks, int ntasks)
 {
 	Datum		values[1];
 
@@ -443,6 +484,24 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 	values[0] = jobs;
 	ExecutePlan(PLAN_INSERT_JOBS, values, NULL, SPI_OK_INSERT_RETURNING);
 	CopyResultRows(out, out_desc);
+	if (tasks != NULL)
+	{
+		uint64		row;
+
+		if (SPI_processed != (uint64) ntasks)
+			elog(ERROR, "pgjobs: publish_bulk queued " UINT64_FORMAT " jobs, not %d",
+				 (uint64) SPI_processed, ntasks);
+		for (row = 0; row < SPI_processed; row++)
+		{
+			bool		isnull;
+			Datum		id = SPI_getbinval(SPI_tuptable->vals[row],
+										   SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (isnull)
+				elog(ERROR, "pgjobs: unexpected NULL job_id");
+			NotifyJobEvent("queued", DatumGetInt64(id), tasks[row]);
+		}
+	}
 	FinishSPI();
 }
 
@@ -467,6 +526,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 				SPI_OK_SELECT);
 	claimed = SPI_processed;
 	CopyResultRows(out, out_desc);
+	NotifyResultRows("picked");
 	FinishSPI();
 
 	return claimed;
@@ -488,7 +548,8 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 
 	ConnectSPI();
 	ExecutePlan(PLAN_EXPIRE, values, NULL, SPI_OK_SELECT);
-	count = SingleInt64Result();
+	count = (int64) SPI_processed;
+	NotifyResultRows(NULL);
 	FinishSPI();
 
 	return count;
@@ -552,6 +613,7 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 	if (SPI_processed > 1)
 		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
 	done = (SPI_processed == 1);
+	NotifyResultRows("succeeded");
 	FinishSPI();
 
 	return done;
@@ -586,7 +648,8 @@ CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 
 	ConnectSPI();
 	ExecutePlan(PLAN_FAIL, values, nulls, SPI_OK_SELECT);
-	count = SingleInt64Result();
+	count = (int64) SPI_processed;
+	NotifyResultRows(NULL);
 	FinishSPI();
 
 	if (count > 1)

@@ -29,6 +29,16 @@ int			pgjobs_consume_expire_interval = 1000;
 /* How often a waiting consume looks for jobs when not preloaded, in ms. */
 int			pgjobs_wait_poll_interval = 100;
 
+/* Which job events are sent with NOTIFY (notify.c). */
+int			pgjobs_notify = PGJOBS_NOTIFY_OFF;
+
+static const struct config_enum_entry notify_options[] = {
+	{"off", PGJOBS_NOTIFY_OFF, false},
+	{"finished", PGJOBS_NOTIFY_FINISHED, false},
+	{"all", PGJOBS_NOTIFY_ALL, false},
+	{NULL, 0, false}
+};
+
 void		_PG_init(void);
 
 /*
@@ -80,6 +90,16 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pgjobs.notify",
+							 "Which job events are sent with NOTIFY on the channel \"pgjobs\".",
+							 "off: none; finished: succeeded and failed; all: also queued, picked and retried.",
+							 &pgjobs_notify,
+							 PGJOBS_NOTIFY_OFF,
+							 notify_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgjobs");
 

@@ -44,6 +44,12 @@ extern double pgjobs_retry_backoff_base;
 extern double pgjobs_retry_backoff_max;
 extern int	pgjobs_consume_expire_interval;
 extern int	pgjobs_wait_poll_interval;
+extern int	pgjobs_notify;
+
+/* pgjobs.notify levels: which job events are sent with NOTIFY */
+#define PGJOBS_NOTIFY_OFF		0
+#define PGJOBS_NOTIFY_FINISHED	1
+#define PGJOBS_NOTIFY_ALL		2
 
 /*
  * An ack or nack names the claim it ends by job_id and, optionally, by the
@@ -70,7 +76,8 @@ typedef struct JobSpec
 /* catalog.c: all access to the jobs.* tables */
 extern int64 CatalogInsertJob(const JobSpec *spec);
 extern void CatalogInsertJobs(Datum jobs, Oid array_type,
-							  Tuplestorestate *out, TupleDesc out_desc);
+							  Tuplestorestate *out, TupleDesc out_desc,
+							  char **tasks, int ntasks);
 extern uint64 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
 extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
@@ -81,6 +88,11 @@ extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
 						   text *error, Datum retry_at, bool retry_at_isnull);
 extern void CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 									const char *action) pg_attribute_noreturn();
+
+/* notify.c */
+extern bool NotifyWanted(int level);
+extern int	NotifyEventLevel(const char *event);
+extern void NotifyJobEvent(const char *event, int64 job_id, const char *task);
 
 /* wakeup.c */
 extern void InitWakeup(void);

@@ -153,6 +153,8 @@ pgjobs_publish(PG_FUNCTION_ARGS)
 
 	job_id = CatalogInsertJob(&spec);
 	NoteJobsReadied();
+	if (NotifyWanted(PGJOBS_NOTIFY_ALL))
+		NotifyJobEvent("queued", job_id, text_to_cstring(spec.task));
 	PG_RETURN_INT64(job_id);
 }
 
@@ -176,6 +178,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	TupleDesc	elem_desc;
 	Tuplestorestate *out;
 	TupleDesc	out_desc;
+	char	  **tasks = NULL;
 	int			i;
 
 	if (PG_ARGISNULL(0))
@@ -198,6 +201,8 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, elem_type, elmlen, elmbyval, elmalign,
 					  &elems, &elem_nulls, &nelems);
 	elem_desc = lookup_rowtype_tupdesc(elem_type, -1);
+	if (NotifyWanted(PGJOBS_NOTIFY_ALL) && nelems > 0)
+		tasks = palloc(sizeof(char *) * nelems);
 	if (elem_desc->natts != BULK_NATTS)
 		elog(ERROR, "pgjobs: jobs.bulk_job has %d fields, expected %d",
 			 elem_desc->natts, BULK_NATTS);
@@ -242,13 +247,16 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 			spec.max_retries = DatumGetInt32(d);
 
 		ValidateJobSpec(&spec, i + 1);
+		if (tasks != NULL)
+			tasks[i] = text_to_cstring(spec.task);
 	}
 	ReleaseTupleDesc(elem_desc);
 
 	out = BeginMaterializedResult(fcinfo, &out_desc);
 	if (nelems > 0)
 	{
-		CatalogInsertJobs(PointerGetDatum(arr), array_type, out, out_desc);
+		CatalogInsertJobs(PointerGetDatum(arr), array_type, out, out_desc,
+						  tasks, nelems);
 		NoteJobsReadied();
 	}
 

@@ -9,7 +9,8 @@
  * commits, the commit callback bumps the generation and broadcasts on the
  * condition variable.  The callback runs only after the commit is visible
  * to other sessions, and a transaction that rolls back wakes nobody (but
- * one that rolls back claims does: its jobs are pending again).
+ * one that rolls back claims does, even to a savepoint: its jobs are
+ * pending again).
  *
  * A waiting consumer reads the generation before it tries to claim, and
  * sleeps only while the generation is unchanged, so a commit between its
@@ -133,6 +134,20 @@ WakeupXactCallback(XactEvent event, void *arg)
 }
 
 /*
+ * WakeupSubXactCallback wakes waiting consumers when a subtransaction of a
+ * transaction that claimed jobs aborts (ROLLBACK TO SAVEPOINT, an exception
+ * block): the claims it made are undone and their jobs pending again.  The
+ * note stays, for the claims of the outer levels.
+ */
+static void
+WakeupSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && xact_claimed_jobs)
+		WakeConsumers();
+}
+
+/*
  * InitWakeup installs the shared-memory hooks when pgjobs is being
  * preloaded, and the commit callback in every backend that loads it.
  */
@@ -151,6 +166,7 @@ InitWakeup(void)
 		shmem_startup_hook = StartupSharedState;
 	}
 	RegisterXactCallback(WakeupXactCallback, NULL);
+	RegisterSubXactCallback(WakeupSubXactCallback, NULL);
 }
 
 /*

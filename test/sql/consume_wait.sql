@@ -54,7 +54,8 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) FROM jobs.consume(1);   -- without a wait it is fine
 COMMIT;
 
--- statement_timeout ends a wait
+-- statement_timeout ends a wait (wherever it strikes: no context shown)
+\set SHOW_CONTEXT never
 SET statement_timeout = '200ms';
 SELECT * FROM jobs.consume(1, 60);
 \echo :SQLSTATE

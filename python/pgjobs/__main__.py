@@ -1,0 +1,7 @@
+"""python3 -m pgjobs {migrate|worker} ..."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
