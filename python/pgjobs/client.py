@@ -180,13 +180,17 @@ async def consume(conn, n, topic=None, wait=None):
     ``expires_at``.
     """
     if wait and wait > 0:
-        claimed_at = time.monotonic()
+        started = time.monotonic()
         try:
             with errors.wrap():
                 if topic is None:
                     recs = await conn.fetch(QUERIES["consume_wait"], n, float(wait))
                 else:
                     recs = await conn.fetch(QUERIES["consume_topic_wait"], topic, n, float(wait))
+            # the claim was made when a job was ready, shortly before the
+            # reply: count the lease from a little before the reply (but
+            # not before the call), not from the start of the wait
+            claimed_at = max(started, time.monotonic() - 0.05)
             return [Job.from_record(r, claimed_at) for r in recs]
         except errors.ExtensionMissing:
             if conn.is_in_transaction():

@@ -15,10 +15,12 @@ How it works:
 - Each job runs in its own asyncio task, up to ``concurrency`` at once.
   Whenever there is room the worker claims as many jobs as fit, in one
   statement per pattern.
-- An idle worker polls: after an empty claim it sleeps 50 ms, doubling up to
-  1 s while the queue stays empty, and goes back to 50 ms as soon as a claim
-  returns work.  (It does not use the extension's blocking consume yet,
-  jobs.consume(num, i_wait), which pgjobs.consume(..., wait=) uses.)
+- An idle worker with one claim pattern waits inside the server with the
+  blocking consume (``jobs.consume_topic(pattern, n, i_wait)``, up to 1 s
+  at a time), so a published job starts within a millisecond of its commit
+  when pgjobs is preloaded.  With several patterns (several ``--tasks``) it
+  polls: after an empty claim it sleeps 50 ms, doubling up to 1 s while the
+  queue stays empty, and goes back to 50 ms as soon as a claim returns work.
 - A job gets its timeout, less a margin of 10 % (at most 1 s), counted from
   just before the claim, so that the worker's "timed out" nack lands while
   the lease still holds.  Coroutine tasks are cancelled; a plain function
@@ -338,13 +340,34 @@ class Worker:
                 continue
             if jobs:
                 pause = self.poll_min
+            elif len(self.patterns) == 1:
+                # idle, one pattern: wait in the server, woken by the commit
+                # that readies a job, for at most poll_max seconds at a time
+                # (a stop or a freed slot is noticed within that); a claim
+                # made while stopping just joins the jobs in flight
+                try:
+                    jobs = await self._claim(room, wait=self.poll_max)
+                except errors.PgJobsError as exc:
+                    log.warning("waiting claim failed (%s); polling", exc)
+                    await self._sleep(pause)
+                    continue
+                for job in jobs:
+                    self._start(job)
+                continue
             await self._sleep(pause)
             if not jobs:
                 pause = min(pause * 2, self.poll_max)
         return 0
 
-    async def _claim(self, room):
-        """Claims up to ``room`` jobs, pattern by pattern (rotating the first)."""
+    async def _claim(self, room, wait=None):
+        """Claims up to ``room`` jobs, pattern by pattern (rotating the first);
+        with ``wait`` (one pattern only), waits up to that many seconds in the
+        server for a job to be ready."""
+        if wait:
+            async with self._conns.acquire() as con:
+                jobs = await client.consume(con, room, self.patterns[0], wait=wait)
+            self.totals["claimed"] += len(jobs)
+            return jobs
         jobs = []
         n = len(self.patterns)
         order = [self.patterns[(self._turn + i) % n] for i in range(n)]
