@@ -15,7 +15,8 @@ OBJS = \
 	src/retry.o \
 	src/expire.o \
 	src/wakeup.o \
-	src/notify.o
+	src/notify.o \
+	src/worker.o
 
 HEADERS = src/pgjobs.h src/compat.h
 

@@ -124,6 +124,8 @@ typedef enum CatalogPlanId
 	PLAN_FAIL,
 	PLAN_DIAGNOSE,
 	PLAN_NEXT_WAKEUP,
+	PLAN_PRUNE,
+	PLAN_DEAD_ROWS,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -242,6 +244,19 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"     WHERE q.status" EQ "'running' AND q.expires_at" GT "$1"
 		"     ORDER BY q.expires_at LIMIT 1))",
 		1, {TIMESTAMPTZOID}
+	},
+	[PLAN_PRUNE] = {
+		"DELETE FROM jobs.job"
+		" WHERE job_id" EQ "ANY (ARRAY("
+		"         SELECT job_id FROM jobs.job"
+		"          WHERE finished_at" LT "$1"
+		"          ORDER BY finished_at LIMIT $2))",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	[PLAN_DEAD_ROWS] = {
+		"SELECT COALESCE(pg_catalog.pg_stat_get_dead_tuples("
+		"                  pg_catalog.to_regclass('jobs.job_queue')), 0)",
+		0, {InvalidOid}
 	},
 };
 
@@ -581,6 +596,44 @@ CatalogNextWakeup(TimestampTz now)
 	FinishSPI();
 
 	return result;
+}
+
+/*
+ * CatalogPruneJobs deletes up to limit finished jobs that finished before
+ * cutoff, oldest first, and returns how many it deleted.
+ */
+int64
+CatalogPruneJobs(TimestampTz cutoff, int32 limit)
+{
+	Datum		values[2];
+	int64		count;
+
+	values[0] = TimestampTzGetDatum(cutoff);
+	values[1] = Int32GetDatum(limit);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_PRUNE, values, NULL, SPI_OK_DELETE);
+	count = (int64) SPI_processed;
+	FinishSPI();
+
+	return count;
+}
+
+/*
+ * CatalogQueueDeadRows returns the dead row versions in jobs.job_queue, as
+ * the cumulative statistics system last counted them.
+ */
+int64
+CatalogQueueDeadRows(void)
+{
+	int64		dead;
+
+	ConnectSPI();
+	ExecutePlan(PLAN_DEAD_ROWS, NULL, NULL, SPI_OK_SELECT);
+	dead = FirstInt64Result();
+	FinishSPI();
+
+	return dead;
 }
 
 /*

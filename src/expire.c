@@ -15,12 +15,15 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
 #include "pgjobs.h"
 
 PG_FUNCTION_INFO_V1(pgjobs_expire);
+PG_FUNCTION_INFO_V1(pgjobs_maintain);
 
 /* When this backend's consume last reclaimed expired jobs. */
 static TimestampTz last_consume_expire = 0;
@@ -67,4 +70,52 @@ pgjobs_expire(PG_FUNCTION_ARGS)
 		NoteJobsReadied();
 
 	PG_RETURN_INT64(total);
+}
+
+/*
+ * pgjobs_maintain does one maintenance pass in the caller's transaction, as
+ * the maintenance worker does without VACUUM: it reclaims every expired job
+ * and deletes finished jobs older than pgjobs.retention (none when 0).  For
+ * schedulers such as pg_cron when the worker does not run.
+ *
+ * jobs.maintain() -> (expired bigint, pruned bigint)
+ */
+Datum
+pgjobs_maintain(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		expired = 0;
+	int64		pruned = 0;
+	int64		count;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "pgjobs: jobs.maintain must return a row");
+
+	do
+	{
+		CHECK_FOR_INTERRUPTS();
+		count = CatalogExpireJobs(now, PGJOBS_EXPIRE_BATCH);
+		expired += count;
+	} while (count == PGJOBS_EXPIRE_BATCH);
+	if (expired > 0)
+		NoteJobsReadied();
+
+	if (pgjobs_retention > 0)
+	{
+		TimestampTz cutoff = now - (TimestampTz) pgjobs_retention * USECS_PER_SEC;
+
+		do
+		{
+			CHECK_FOR_INTERRUPTS();
+			count = CatalogPruneJobs(cutoff, PGJOBS_PRUNE_BATCH);
+			pruned += count;
+		} while (count == PGJOBS_PRUNE_BATCH);
+	}
+
+	values[0] = Int64GetDatum(expired);
+	values[1] = Int64GetDatum(pruned);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

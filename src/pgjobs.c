@@ -32,6 +32,12 @@ int			pgjobs_wait_poll_interval = 100;
 /* Which job events are sent with NOTIFY (notify.c). */
 int			pgjobs_notify = PGJOBS_NOTIFY_OFF;
 
+/* The maintenance worker (worker.c). */
+char	   *pgjobs_database = NULL;
+int			pgjobs_maintenance_interval = 1000;
+int			pgjobs_retention = 0;
+int			pgjobs_queue_vacuum_threshold = 10000;
+
 static const struct config_enum_entry notify_options[] = {
 	{"off", PGJOBS_NOTIFY_OFF, false},
 	{"finished", PGJOBS_NOTIFY_FINISHED, false},
@@ -101,7 +107,51 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/*
+	 * The maintenance workers are registered at server start, so the list
+	 * of their databases exists only when pgjobs is preloaded (a
+	 * PGC_POSTMASTER setting cannot be created later).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("pgjobs.database",
+								   "Databases, comma-separated, in which a maintenance worker runs.",
+								   "Empty: no worker.",
+								   &pgjobs_database,
+								   "",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.maintenance_interval",
+							"Time between two passes of the maintenance worker.",
+							NULL,
+							&pgjobs_maintenance_interval,
+							1000, 10, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.retention",
+							"How long finished jobs are kept before the maintenance worker deletes them.",
+							"0 keeps them forever.",
+							&pgjobs_retention,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.queue_vacuum_threshold",
+							"Dead rows in jobs.job_queue at which the maintenance worker vacuums it.",
+							"0 leaves the queue to autovacuum.",
+							&pgjobs_queue_vacuum_threshold,
+							10000, 0, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pgjobs");
 
 	InitWakeup();
+	if (process_shared_preload_libraries_in_progress)
+		RegisterMaintenanceWorkers();
 }

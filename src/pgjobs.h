@@ -38,6 +38,8 @@
 #define PGJOBS_CONSUME_EXPIRE_BATCH	100
 /* How many expired jobs jobs.expire() reclaims per statement. */
 #define PGJOBS_EXPIRE_BATCH			1000
+/* How many finished jobs one pruning statement deletes. */
+#define PGJOBS_PRUNE_BATCH			1000
 
 /* GUCs (pgjobs.c) */
 extern double pgjobs_retry_backoff_base;
@@ -45,6 +47,10 @@ extern double pgjobs_retry_backoff_max;
 extern int	pgjobs_consume_expire_interval;
 extern int	pgjobs_wait_poll_interval;
 extern int	pgjobs_notify;
+extern char *pgjobs_database;
+extern int	pgjobs_maintenance_interval;
+extern int	pgjobs_retention;
+extern int	pgjobs_queue_vacuum_threshold;
 
 /* pgjobs.notify levels: which job events are sent with NOTIFY */
 #define PGJOBS_NOTIFY_OFF		0
@@ -82,6 +88,8 @@ extern uint64 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
 extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
 extern TimestampTz CatalogNextWakeup(TimestampTz now);
+extern int64 CatalogPruneJobs(TimestampTz cutoff, int32 limit);
+extern int64 CatalogQueueDeadRows(void);
 extern bool CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 							 Datum result, bool result_isnull);
 extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
@@ -100,6 +108,9 @@ extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);
 extern void WaitForJobs(uint64 generation, TimestampTz wake_at);
+
+/* worker.c */
+extern void RegisterMaintenanceWorkers(void);
 
 /* expire.c */
 extern void ExpireJobsIfDue(TimestampTz now, bool force);

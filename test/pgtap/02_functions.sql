@@ -7,7 +7,7 @@
 -- Everything is rolled back, including the role created here.
 
 BEGIN;
-SELECT plan(47);
+SELECT plan(49);
 
 -- ---------------------------------------------------------------------------
 -- The set of functions
@@ -15,10 +15,10 @@ SELECT plan(47);
 
 SELECT functions_are('jobs', ARRAY[
     'publish', 'publish_bulk', 'consume', 'consume_topic', 'ack', 'nack',
-    'expire', 'retry_delay'], 'jobs has exactly the expected functions');
+    'expire', 'retry_delay', 'maintain'], 'jobs has exactly the expected functions');
 SELECT is(
     (SELECT count(*)::int FROM pg_catalog.pg_proc WHERE pronamespace = 'jobs'::regnamespace),
-    8, 'no jobs function is overloaded');
+    9, 'no jobs function is overloaded');
 
 -- Language, volatility, strictness, set-returning, SECURITY DEFINER.
 -- consume/publish must stay VOLATILE: a STABLE claim could be folded or
@@ -33,11 +33,18 @@ SELECT results_eq(
              ('consume',       'c', 'v', false, true,  false),
              ('consume_topic', 'c', 'v', false, true,  false),
              ('expire',        'c', 'v', false, false, false),
+             ('maintain',      'c', 'v', false, false, false),
              ('nack',          'c', 'v', false, false, false),
              ('publish',       'c', 'v', false, false, false),
              ('publish_bulk',  'c', 'v', false, true,  false),
              ('retry_delay',   'c', 'v', true,  false, false)$$,
     'jobs functions: language C, volatile, strictness, set-returning, not SECURITY DEFINER');
+
+-- jobs.maintain() -> (expired, pruned)
+SELECT has_function('jobs', 'maintain', ARRAY[]::text[], 'jobs.maintain() exists');
+SELECT is(
+    pg_catalog.pg_get_function_result('jobs.maintain()'::regprocedure),
+    'record', 'jobs.maintain returns a record (OUT expired bigint, OUT pruned bigint)');
 
 -- ---------------------------------------------------------------------------
 -- jobs.publish(i_task, i_body, i_scheduled_at, i_timeout, i_priority, i_max_retries)
