@@ -32,7 +32,8 @@ as_root() {
 install_deps() {
     local pkgs="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
                 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl perl
-                python3-asyncpg python3-pytest python3-pytest-asyncio"
+                python3-asyncpg python3-pytest python3-pytest-asyncio
+                prometheus-postgres-exporter curl"
     local missing=""
     for p in $pkgs; do
         dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -41,7 +42,16 @@ install_deps() {
     echo "installing:$missing"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null || return 1
+    # Where systemd runs, the exporter package starts a service listening on
+    # every address (:9187); the tests start their own exporter on loopback.
+    case " $missing " in
+        *" prometheus-postgres-exporter "*)
+            if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+                as_root systemctl disable --now prometheus-postgres-exporter >/dev/null 2>&1
+            fi ;;
+    esac
+    return 0
 }
 
 # build_install builds the extension and installs it into the server.

@@ -64,6 +64,8 @@ echo "== TAP: test/t"
 # The postgres OS user runs these and may not be able to read the checkout
 # (a clone under /root, say): give it a copy.
 cp -r test/t "$LOG/t" && chmod -R a+rX "$LOG/t"
+# 005_postgres_exporter.pl reads the exporter's queries file from beside itself.
+cp monitoring/postgres_exporter/queries.yaml "$LOG/t/" && chmod a+r "$LOG/t/queries.yaml"
 for t in test/t/*.pl; do
     [ -e "$t" ] || continue
     tdir="$LOG/tap-$(basename "$t" .pl)"

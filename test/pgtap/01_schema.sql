@@ -7,7 +7,7 @@
 -- pgjobs are installed; everything is rolled back.
 
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 -- ---------------------------------------------------------------------------
 -- Schema and the objects in it
@@ -16,8 +16,8 @@ SELECT plan(52);
 SELECT has_schema('jobs', 'schema jobs exists');
 SELECT tables_are('jobs', ARRAY['job_queue', 'job'],
     'jobs has exactly the tables job_queue and job');
-SELECT views_are('jobs', ARRAY['all', 'running', 'expired'],
-    'jobs has exactly the views all, running and expired');
+SELECT views_are('jobs', ARRAY['all', 'running', 'expired', 'stats', 'health'],
+    'jobs has exactly the views all, running, expired, stats and health');
 SELECT sequences_are('jobs', ARRAY['job_id_seq'],
     'jobs has exactly the sequence job_id_seq');
 SELECT types_are('jobs', ARRAY['bulk_job', 'job_status'],
@@ -213,6 +213,32 @@ SELECT results_eq(
              ('expires_at', 'timestamp with time zone')$$,
     v || ' columns in order with their types')
   FROM unnest(ARRAY['jobs.running', 'jobs.expired']) AS v;
+
+-- The monitoring views: their columns are what dashboards and the
+-- postgres_exporter queries (monitoring/postgres_exporter) read.
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.stats'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
+    $$VALUES ('level', 'text'), ('name', 'text'), ('topic', 'text'),
+             ('ready', 'bigint'), ('scheduled', 'bigint'), ('running', 'bigint'),
+             ('lag_seconds', 'double precision'),
+             ('claims_1m', 'bigint'), ('claims_5m', 'bigint'), ('claims_15m', 'bigint'),
+             ('completions_1m', 'bigint'), ('completions_5m', 'bigint'),
+             ('completions_15m', 'bigint'), ('succeeded_15m', 'bigint'), ('failed_15m', 'bigint'),
+             ('wait_p50', 'double precision'), ('wait_p95', 'double precision'),
+             ('wait_p99', 'double precision'), ('run_p50', 'double precision'),
+             ('run_p95', 'double precision'), ('run_p99', 'double precision')$$,
+    'jobs.stats columns in order with their types');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.health'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
+    $$VALUES ('check', 'text'), ('status', 'text'), ('value', 'double precision'),
+             ('detail', 'text'), ('what_to_do', 'text')$$,
+    'jobs.health columns in order with their types');
 
 -- ---------------------------------------------------------------------------
 -- pg_dump keeps the jobs: tables and sequence are extension config
