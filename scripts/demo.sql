@@ -46,6 +46,14 @@ SELECT pg_sleep(0.2);
 SELECT job_id, task, attempts FROM jobs.expired;
 SELECT jobs.expire() AS reclaimed;
 
+-- A consumer can wait in the server for work: nothing of 'report.%' is ready
+-- (report.nightly is due in an hour), so this returns nothing after 1 s.
+SELECT job_id, task FROM jobs.consume_topic('report.%', 1, 1);
+
 -- Finished jobs, and everything at a glance.
 SELECT job_id, task, status, attempts, result FROM jobs.job ORDER BY job_id;
 SELECT status, count(*) FROM jobs.all GROUP BY status ORDER BY status;
+
+-- Monitoring: per-topic statistics and the queue's health.
+SELECT name AS topic, ready, scheduled, running, completions_5m FROM jobs.stats WHERE level = 'topic' ORDER BY name;
+SELECT "check", status, value FROM jobs.health ORDER BY "check";
