@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgjobsSession;
 
 my $node = PostgreSQL::Test::Cluster->new('crash_restart');
 $node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
@@ -176,47 +177,3 @@ is( sql(q{SELECT string_agg(status || ':' || n, ' ' ORDER BY status::text)
 
 $node->stop;
 done_testing();
-
-# ---------------------------------------------------------------------------
-# PgjobsSession: a psql kept open on IPC::Run, for minor releases whose
-# Cluster.pm lacks background_psql.  query_safe SQL returns the output of
-# SQL and dies on any error; quit ends psql.
-# ---------------------------------------------------------------------------
-
-package PgjobsSession;
-
-use IPC::Run;
-
-sub new
-{
-	my ($class, $connstr) = @_;
-	my $self = { stdin => '', stdout => '', stderr => '', n => 0 };
-	$self->{timeout} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
-	$self->{run} = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-f', '-' ],
-		'<', \$self->{stdin}, '>', \$self->{stdout}, '2>', \$self->{stderr},
-		$self->{timeout});
-	return bless $self, $class;
-}
-
-sub query_safe
-{
-	my ($self, $sql) = @_;
-	my $marker = 'pgjobs_session_done_' . ++$self->{n};
-
-	$self->{stdin} .= "$sql\n;\n\\echo $marker\n";
-	$self->{run}->pump until $self->{stdout} =~ /$marker\n/ || $self->{stderr} ne '';
-	die "query failed: $self->{stderr}" if $self->{stderr} ne '';
-
-	my $out = $self->{stdout};
-	$self->{stdout} = '';
-	$out =~ s/\n?$marker\n//;
-	return $out;
-}
-
-sub quit
-{
-	my ($self) = @_;
-	$self->{stdin} .= "\\q\n";
-	return $self->{run}->finish;
-}
