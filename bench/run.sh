@@ -19,8 +19,9 @@
 # fails; a missed target is reported in the table, not in the exit status.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
+PROG=bench/run.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 usage() {
     sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "$0"
@@ -56,15 +57,9 @@ fi
 PREFILL_HEADROOM=1.5
 PREFILL_MAX=3000000
 
-# The fixed cluster configuration; everything else is PostgreSQL's default.
-CONF=(
-    "shared_buffers = 1GB"
-    "synchronous_commit = $SYNC"
-    "fsync = on"
-    "autovacuum = on"
-    "max_connections = 50"
-    "shared_preload_libraries = 'pgjobs'"
-)
+# The fixed cluster configuration (bench/lib.sh); everything else is
+# PostgreSQL's default.
+bench_conf
 
 SCRIPTS=bench/pgbench
 RESULTS=bench/results
@@ -74,100 +69,6 @@ trap 'rm -rf "$WORK"' EXIT
 RAWLOG=$RESULTS/latest.log
 : >"$RAWLOG"
 START=$(date +%s)
-
-# die prints a message and exits non-zero (the EXIT trap stops the cluster).
-die() {
-    echo "bench/run.sh: $*" >&2
-    exit 1
-}
-
-# sql runs one statement in the benchmark database and prints the result
-# unaligned; any error stops the suite.
-sql() {
-    local out
-    out=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1) || die "query failed: $1"$'\n'"$out"
-    [ -n "$out" ] && echo "$out"
-    return 0
-}
-
-# calc evaluates an awk arithmetic expression.
-calc() {
-    awk "BEGIN { OFMT = \"%.6f\"; print $1 }"
-}
-
-# reset empties the queue and the ceiling table, then vacuums, analyzes and
-# checkpoints, so every workload starts from the same state.
-reset() {
-    sql "TRUNCATE jobs.job_queue, jobs.job, bench_plain" >/dev/null
-    sql "VACUUM ANALYZE" >/dev/null
-    sql "CHECKPOINT" >/dev/null
-}
-
-# prefill N queues N ready jobs through publish_bulk, 100000 per call, then
-# vacuums and analyzes the queue so the drain starts from settled statistics.
-prefill() {
-    local n=$1 chunk=100000 left=$1 k
-    while [ "$left" -gt 0 ]; do
-        k=$((left < chunk ? left : chunk))
-        sql "SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('bench.task', '{\"n\":1}', NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, $k)))" >/dev/null
-        left=$((left - k))
-    done
-    [ "$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'")" = "$n" ] ||
-        die "prefill did not queue $n jobs"
-    sql "VACUUM ANALYZE jobs.job_queue" >/dev/null
-    sql "CHECKPOINT" >/dev/null
-}
-
-# bench NAME SCRIPT runs one pgbench workload, CLIENTS clients for DURATION
-# seconds, and sets TPS and XACTS (script runs completed).  A failed run
-# prints pgbench's output and stops the suite.
-bench() {
-    local name=$1 script=$2 out=$WORK/$1.out rc before after
-    local stats="SELECT w.wal_bytes || ' ' || (b.checkpoints_timed + b.checkpoints_req) FROM pg_stat_wal w, pg_stat_bgwriter b"
-    echo "  $name: pgbench -f $script ($DURATION s)" >&2
-    before=$(sql "$stats")
-    # shellcheck disable=SC2086
-    PGOPTIONS="${BENCH_PGOPTIONS:-}" \
-        "$PGBIN/pgbench" -n -M prepared -T "$DURATION" -c "$CLIENTS" -j "$THREADS" \
-        ${BENCH_DEFINES:-} -f "$SCRIPTS/$script" >"$out" 2>&1
-    rc=$?
-    after=$(sql "$stats")
-    { echo "== $name: pgbench -n -M prepared -T $DURATION -c $CLIENTS -j $THREADS -f $SCRIPTS/$script"
-      cat "$out"
-      # shellcheck disable=SC2086
-      set -- $before $after
-      echo "(server: $((($3 - $1) / 1048576)) MB of WAL written, $(($4 - $2)) checkpoints during the run)"
-      echo; } >>"$RAWLOG"
-    TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
-    XACTS=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
-    local failed
-    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
-    if [ "$rc" != 0 ] || [ -z "$TPS" ] || [ -z "$XACTS" ] || [ "${failed:-0}" != 0 ] ||
-        [ "$XACTS" = 0 ] || grep -q 'aborted' "$out"; then
-        echo "bench/run.sh: pgbench run \"$name\" failed (exit status $rc):" >&2
-        cat "$out" >&2
-        exit 1
-    fi
-}
-
-# expect WHAT GOT WANT stops the suite unless a sanity count matches.
-expect() {
-    [ "$2" = "$3" ] || die "sanity check failed: $1 is $2, expected $3"
-}
-
-# INSERT ceiling runs, rows/s, in the order they ran.  One runs before the
-# first workload and one after each, so every workload is compared with the
-# mean of the two runs around it: load from other processes that comes and
-# goes during the suite then affects a workload and its yardstick alike.
-CEILINGS=()
-
-# ceiling measures the INSERT ceiling once, from an empty bench_plain.
-ceiling() {
-    reset
-    bench "insert ceiling $((${#CEILINGS[@]} + 1))" insert_ceiling.sql
-    expect "insert ceiling: rows in bench_plain" "$(sql "SELECT count(*) FROM bench_plain")" "$XACTS"
-    CEILINGS+=("$TPS")
-}
 
 # Result rows: name|rate|unit|target ratio|target label|flag|index of the
 # ceiling run before it.
@@ -198,36 +99,15 @@ drain() {
     prefill "$n"
     bench "$name" "$script"
 
-    local succeeded other running pending retried
-    succeeded=$(sql "SELECT count(*) FROM jobs.job WHERE status = 'succeeded'")
-    other=$(sql "SELECT count(*) FROM jobs.job WHERE status <> 'succeeded'")
-    retried=$(sql "SELECT count(*) FROM jobs.job WHERE attempts <> 1")
-    running=$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'running'")
-    pending=$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'")
-    echo "  $name: $succeeded succeeded, $pending still pending" >&2
-    expect "$name: failed jobs in jobs.job" "$other" 0
-    expect "$name: jobs acked after more than one attempt" "$retried" 0
-    if [ "$pending" -gt 0 ]; then
-        expect "$name: jobs left running (claimed, never acked)" "$running" "$held"
-    else
-        [ "$running" -le "$held" ] || die "sanity check failed: $name: $running jobs left running"
-    fi
-    expect "$name: succeeded + running + pending (the prefill)" "$((succeeded + running + pending))" "$n"
-    [ "$succeeded" -gt 0 ] || die "sanity check failed: $name completed no job"
-
+    check_drained "$name" "$n" "$batch" "$held"
     local flag=""
-    if [ "$pending" -gt 0 ]; then
-        # the queue never ran dry, so every script run claimed a full batch
-        expect "$name: succeeded jobs" "$succeeded" "$((XACTS * batch - held))"
-    else
-        [ "$succeeded" -le "$((XACTS * batch))" ] ||
-            die "sanity check failed: $name: $succeeded succeeded from $XACTS claims of $batch"
+    if [ "$DRY" = 1 ]; then
         flag="*"
         DRY_NOTE="* the queue ran dry before the end of the run: the rate is a lower bound."
     fi
     # jobs completed per second of the run: tps counts script runs, some of
     # which found the queue empty once it ran dry
-    add_row "$name" "$(calc "$TPS * $succeeded / $XACTS")" "jobs/s" "$target" ">= $target" "$flag"
+    add_row "$name" "$(calc "$TPS * $SUCCEEDED / $XACTS")" "jobs/s" "$target" ">= $target" "$flag"
 }
 
 # ---------------------------------------------------------------------------

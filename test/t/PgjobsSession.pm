@@ -11,8 +11,6 @@ use warnings;
 use IPC::Run;
 use PostgreSQL::Test::Utils ();
 
-
-
 sub new
 {
 	my ($class, $connstr) = @_;
