@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every pgjobs test: builds and installs the extension, starts a
 # throwaway cluster, then runs the pg_regress suite (test/sql), the
-# isolation specs (test/specs), the pgTAP API-contract tests (test/pgtap),
+# isolation specs (test/specs), a seeded SQL fuzz (test/fuzz), the pgTAP
+# API-contract tests (test/pgtap),
 # the TAP tests (test/t, which start clusters of their own) and the
 # Python layer's pytest suite (python/tests).
 # The last line is "N passed, N failed"; the exit status is 0 only if
@@ -48,6 +49,13 @@ echo "== isolation: test/specs"
 make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= 2>&1 | tee "$LOG/isolation.out"
 tally "$LOG/isolation.out"
 [ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+
+echo "== fuzz: test/fuzz/run.sh (thousands of random API calls: clean errors, no crash)"
+PGJOBS_FUZZ_SERVER_LOG="$CLUSTER_DIR/server.log" bash test/fuzz/run.sh >"$LOG/fuzz.out" 2>&1
+status=$?
+cat "$LOG/fuzz.out"
+tally "$LOG/fuzz.out"          # its "check ... ok" / "... FAILED" lines count like pg_regress's
+[ "$status" = 0 ] || grep -q 'FAILED' "$LOG/fuzz.out" || failed=$((failed + 1))
 
 echo "== pgTAP: test/pgtap"
 psql -X -q -c "CREATE DATABASE pgtap_check" >/dev/null

@@ -435,6 +435,20 @@ CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
 }
 
 /*
+ * ReportSkippedInsert raises the error for an INSERT into jobs.job_queue
+ * that queued fewer than all of its jobs: only a trigger can do that.
+ */
+static void
+ReportSkippedInsert(int wanted, uint64 queued)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("only " UINT64_FORMAT " of %d jobs were queued", queued, wanted),
+			 errdetail("A BEFORE INSERT trigger on jobs.job_queue skipped the others."),
+			 errhint("Triggers on jobs.job_queue must not skip rows; raise an error to refuse a job.")));
+}
+
+/*
  * CatalogInsertJob queues one job and returns its id.
  */
 int64
@@ -461,6 +475,8 @@ CatalogInsertJob(const JobSpec *spec)
 
 	ConnectSPI();
 	ExecutePlan(PLAN_INSERT_JOB, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed == 0)
+		ReportSkippedInsert(1, 0);
 	job_id = FirstInt64Result();
 	FinishSPI();
 
@@ -469,9 +485,9 @@ CatalogInsertJob(const JobSpec *spec)
 
 /*
  * CatalogInsertJobs queues every element of the jobs.bulk_job[] array jobs
- * in one statement and appends the new ids, in input order, to out.  If
- * tasks is not NULL, it holds the ntasks elements' task names, and a
- * "queued" event is sent for each job.
+ * in one statement and appends the new ids, in input order, to out.  The
+ * array has ntasks elements; if tasks is not NULL, it holds their task
+ * names, and a "queued" event is sent for each job.
  *
  * The array type's OID belongs to the extension, so a plan prepared before
  * the extension was dropped and created again would name a type that no
@@ -498,14 +514,13 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 
 	values[0] = jobs;
 	ExecutePlan(PLAN_INSERT_JOBS, values, NULL, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed != (uint64) ntasks)
+		ReportSkippedInsert(ntasks, SPI_processed);
 	CopyResultRows(out, out_desc);
 	if (tasks != NULL)
 	{
 		uint64		row;
 
-		if (SPI_processed != (uint64) ntasks)
-			elog(ERROR, "pgjobs: publish_bulk queued " UINT64_FORMAT " jobs, not %d",
-				 (uint64) SPI_processed, ntasks);
 		for (row = 0; row < SPI_processed; row++)
 		{
 			bool		isnull;

@@ -21,12 +21,22 @@
 
 #include "commands/async.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/json.h"
 
 #include "pgjobs.h"
 
 /* The channel every event goes to. */
 #define PGJOBS_NOTIFY_CHANNEL "pgjobs"
+
+/* A NOTIFY payload must be shorter than this many bytes. */
+#define MAX_PAYLOAD_BYTES	8000
+
+/*
+ * Longest task name, in bytes, an event carries when its payload would be
+ * too long: even escaped six bytes a character, it fits.
+ */
+#define MAX_TASK_BYTES		1200
 
 /*
  * NotifyWanted reports whether events of the given level are sent under
@@ -51,6 +61,19 @@ NotifyEventLevel(const char *event)
 }
 
 /*
+ * BuildPayload writes the JSON payload of an event to buf.
+ */
+static void
+BuildPayload(StringInfo buf, const char *event, int64 job_id, const char *task)
+{
+	appendStringInfoString(buf, "{\"event\": ");
+	escape_json(buf, event);
+	appendStringInfo(buf, ", \"job_id\": " INT64_FORMAT ", \"task\": ", job_id);
+	escape_json(buf, task);
+	appendStringInfoChar(buf, '}');
+}
+
+/*
  * NotifyJobEvent queues one event for job job_id (running task) to be sent
  * when the transaction commits, if pgjobs.notify asks for events of that
  * kind.
@@ -62,13 +85,22 @@ NotifyJobEvent(const char *event, int64 job_id, const char *task)
 
 	if (!NotifyWanted(NotifyEventLevel(event)))
 		return;
+	if (task == NULL)
+		task = "";
 
 	initStringInfo(&payload);
-	appendStringInfoString(&payload, "{\"event\": ");
-	escape_json(&payload, event);
-	appendStringInfo(&payload, ", \"job_id\": " INT64_FORMAT ", \"task\": ", job_id);
-	escape_json(&payload, task ? task : "");
-	appendStringInfoChar(&payload, '}');
+	BuildPayload(&payload, event, job_id, task);
+	if (payload.len >= MAX_PAYLOAD_BYTES)
+	{
+		/*
+		 * Only a row inserted by hand can have so long a task name: clip it
+		 * so that the payload stays within NOTIFY's limit even if every
+		 * character needs a six-byte JSON escape.
+		 */
+		resetStringInfo(&payload);
+		BuildPayload(&payload, event, job_id,
+					 pnstrdup(task, pg_mbcliplen(task, strlen(task), MAX_TASK_BYTES)));
+	}
 
 	Async_Notify(PGJOBS_NOTIFY_CHANNEL, payload.data);
 	pfree(payload.data);

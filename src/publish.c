@@ -159,6 +159,39 @@ pgjobs_publish(PG_FUNCTION_ARGS)
 }
 
 /*
+ * CheckBulkJobType raises an error unless desc is jobs.bulk_job as the
+ * extension created it: the fields are read by position and type below, and
+ * a type altered by hand must not make them read as something else.
+ */
+static void
+CheckBulkJobType(TupleDesc desc)
+{
+	static const Oid expected[BULK_NATTS] = {
+		VARCHAROID, JSONBOID, TIMESTAMPOID, INT4OID, INT4OID, INT4OID
+	};
+	int			natts = 0;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (natts >= BULK_NATTS || att->attnum != natts + 1 ||
+			att->atttypid != expected[natts])
+			break;
+		natts++;
+	}
+	if (natts != BULK_NATTS || i != desc->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("type jobs.bulk_job has been altered"),
+				 errdetail("publish_bulk needs (task varchar, body jsonb, scheduled_at timestamp, timeout integer, priority integer, max_retries integer)."),
+				 errhint("Reinstall the extension, or restore the type's definition.")));
+}
+
+/*
  * pgjobs_publish_bulk queues every element of a jobs.bulk_job[] in one
  * statement and returns the new ids in input order.  Every element is
  * checked first; one bad element rejects the whole call.
@@ -203,9 +236,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	elem_desc = lookup_rowtype_tupdesc(elem_type, -1);
 	if (NotifyWanted(PGJOBS_NOTIFY_ALL) && nelems > 0)
 		tasks = palloc(sizeof(char *) * nelems);
-	if (elem_desc->natts != BULK_NATTS)
-		elog(ERROR, "pgjobs: jobs.bulk_job has %d fields, expected %d",
-			 elem_desc->natts, BULK_NATTS);
+	CheckBulkJobType(elem_desc);
 
 	for (i = 0; i < nelems; i++)
 	{

@@ -60,9 +60,9 @@ SELECT status, count(*) FROM jobs.job_queue GROUP BY status;
 TRUNCATE jobs.job_queue;
 SET pgjobs.retry_backoff_base = 0;
 SET pgjobs.consume_expire_interval = 0;
-SELECT jobs.publish('stale', i_timeout => 0.05) AS stale_id \gset
+SELECT jobs.publish('stale', i_timeout => 0.5) AS stale_id \gset
 SELECT attempt FROM jobs.consume(1);               -- worker A: attempt 1
-SELECT pg_sleep(0.1);                              -- A's lease lapses
+SELECT pg_sleep(0.6);                              -- A's lease lapses
 SELECT attempt FROM jobs.consume(1);               -- worker B: attempt 2
 SELECT jobs.ack(:stale_id, '"A, too late"', 1);    -- A's late ack is refused
 \echo :SQLSTATE

@@ -47,3 +47,28 @@ BEGIN;
 SELECT count(*) FROM jobs.publish_bulk(ARRAY[ROW('rb', NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
 ROLLBACK;
 SELECT count(*) AS rolled_back FROM jobs.job_queue WHERE task = 'rb';
+
+-- a jobs.bulk_job altered by hand is refused, not misread
+BEGIN;
+ALTER TYPE jobs.bulk_job ALTER ATTRIBUTE task TYPE integer;
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW(1, NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+ROLLBACK;
+BEGIN;
+ALTER TYPE jobs.bulk_job ADD ATTRIBUTE extra integer;
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('x', NULL, NULL, NULL, NULL, NULL, 1)]::jobs.bulk_job[]);
+ROLLBACK;
+
+-- a trigger that skips rows cannot make publish lose jobs silently
+CREATE FUNCTION skip_odd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.task LIKE 'skip%' THEN RETURN NULL; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER skip_odd BEFORE INSERT ON jobs.job_queue FOR EACH ROW EXECUTE FUNCTION skip_odd();
+SELECT jobs.publish('skip.me');
+\echo :SQLSTATE
+SELECT * FROM jobs.publish_bulk(ARRAY[ROW('keep', NULL, NULL, NULL, NULL, NULL),
+                                      ROW('skip.me', NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+SELECT jobs.publish('keep') > 0 AS kept;
+DROP TRIGGER skip_odd ON jobs.job_queue;
+DROP FUNCTION skip_odd();
