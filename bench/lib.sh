@@ -25,6 +25,7 @@ bench_conf() {
         "autovacuum = on"
         "max_connections = 50"
         "shared_preload_libraries = 'pgjobs'"
+        "pgjobs.database = 'postgres'"
     )
 }
 

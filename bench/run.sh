@@ -169,7 +169,7 @@ print_table() {
     [ "$QUICK" = 1 ] && echo "QUICK RUN: a smoke test of the suite, too short to measure anything"
     echo "host: $(nproc) cores, PostgreSQL $(sql "SHOW server_version"), pgjobs $(git describe --always --dirty 2>/dev/null || echo '?')"
     echo "cluster: shared_buffers=1GB synchronous_commit=$SYNC fsync=on autovacuum=on (default thresholds)"
-    echo "         max_connections=50 shared_preload_libraries=pgjobs; all other settings default"
+    echo "         max_connections=50 shared_preload_libraries=pgjobs pgjobs.database=postgres; all other settings default"
     echo "pgbench: -n -M prepared -T $DURATION -c $CLIENTS -j $THREADS; each run from an empty queue"
     echo "         (TRUNCATE, VACUUM ANALYZE, CHECKPOINT before each run)"
     echo "INSERT ceiling: $CLIENTS clients, 1 single-row INSERT per transaction into bench_plain,"

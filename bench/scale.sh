@@ -369,7 +369,7 @@ sql "CREATE TABLE bench_plain (id bigserial PRIMARY KEY, task text, body jsonb, 
     [ "$QUICK" = 1 ] && echo "QUICK RUN: a smoke test of the suite, too short and too small to measure anything"
     echo "host: $(nproc) cores, PostgreSQL $(sql "SHOW server_version"), pgjobs $(git describe --always --dirty 2>/dev/null || echo '?')"
     echo "cluster: shared_buffers=1GB synchronous_commit=$SYNC fsync=on autovacuum=on (default thresholds)"
-    echo "         max_connections=50 shared_preload_libraries=pgjobs; all other settings default"
+    echo "         max_connections=50 shared_preload_libraries=pgjobs pgjobs.database=postgres; all other settings default"
     for c in "${EXTRA_CONF[@]}"; do echo "         EXTRA (--conf): $c"; done
     echo "INSERT ceiling: $CLIENTS clients, 1 single-row INSERT per transaction into bench_plain, $DURATION s,"
     echo "         run before the first group and after each; a group's ratios are to the mean of"

@@ -41,11 +41,14 @@ CREATE TABLE jobs.job_queue (
 -- the dead entries at the head of the claim index slow every claim until
 -- VACUUM removes them: vacuum the queue after a fixed number of dead rows,
 -- not a fraction of its size, and without cost-based sleeps.
+-- Index cleanup always: PostgreSQL skips it when few heap pages hold dead
+-- rows, which on a deep queue leaves the claim index's dead head in place.
 ALTER TABLE jobs.job_queue SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 5000,
     autovacuum_vacuum_cost_delay = 0,
-    autovacuum_analyze_scale_factor = 0.05
+    autovacuum_analyze_scale_factor = 0.05,
+    vacuum_index_cleanup = on
 );
 
 -- The claim index: ready jobs in the order consume hands them out.
@@ -805,6 +808,18 @@ SELECT c."check", c.status, c.value, c.detail, c.what_to_do
 
 COMMENT ON VIEW jobs.health IS
     'pgjobs: what endangers the queue (bloat, vacuum, old snapshots, expired jobs, lag, silent workers), with what to do';
+
+-- The statements these functions run are planned once per session and
+-- kept.  Planned while the queue is empty (a worker that starts before the
+-- first job), a claim or an ack would otherwise be kept as a sequential
+-- scan of the queue, and stay one however large the queue grows: their
+-- plans must use the indexes whatever the statistics say.
+ALTER FUNCTION jobs.consume(integer, numeric) SET enable_seqscan = off;
+ALTER FUNCTION jobs.consume_topic(text, integer, numeric) SET enable_seqscan = off;
+ALTER FUNCTION jobs.ack(bigint, jsonb, integer) SET enable_seqscan = off;
+ALTER FUNCTION jobs.nack(bigint, text, timestamptz, integer) SET enable_seqscan = off;
+ALTER FUNCTION jobs.expire() SET enable_seqscan = off;
+ALTER FUNCTION jobs.maintain() SET enable_seqscan = off;
 
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC.  Grant what each role needs (README).

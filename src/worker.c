@@ -45,6 +45,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -56,6 +57,9 @@ PGDLLEXPORT void pgjobs_maintenance_main(Datum main_arg);
 
 /* Most batches of expired or old jobs one pass handles. */
 #define MAX_BATCHES_PER_PASS	100
+
+/* Dead rows in the queue that its last VACUUM here could not remove. */
+static int64 dead_left_by_vacuum = 0;
 
 /* Memory for one maintenance pass, outside its transactions; reset after. */
 static MemoryContext MaintenanceContext = NULL;
@@ -222,7 +226,12 @@ VacuumQueueIfNeeded(void)
 	BeginWork("pgjobs maintenance: checking the queue");
 	dead = CatalogQueueDeadRows();
 	EndWork();
-	if (dead < pgjobs_queue_vacuum_threshold)
+
+	/*
+	 * Dead rows that the last VACUUM could not remove (an old snapshot
+	 * still sees them) are counted again: vacuum only for as many new ones.
+	 */
+	if (dead - dead_left_by_vacuum < pgjobs_queue_vacuum_threshold)
 		return;
 
 	/*
@@ -252,6 +261,12 @@ VacuumQueueIfNeeded(void)
 	PortalContext = NULL;
 	MemoryContextSwitchTo(MaintenanceContext);
 	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* VACUUM reports what it left to the statistics at once */
+	(void) pgstat_report_stat(true);
+	BeginWork("pgjobs maintenance: checking the queue");
+	dead_left_by_vacuum = CatalogQueueDeadRows();
+	EndWork();
 }
 
 /*
@@ -284,6 +299,8 @@ pgjobs_maintenance_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	/* plan the queue statements on their indexes, as the SQL functions do */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgjobs maintenance");
 	ereport(LOG,
 			(errmsg("pgjobs maintenance worker started in database \"%s\"", dbname)));
