@@ -51,14 +51,11 @@ sub states
 		   FROM jobs.all WHERE job_id IN ($ids)");
 }
 
-# open_session returns a psql session kept open in the background, with
-# query_safe and quit: PostgreSQL::Test::BackgroundPsql where this minor
-# release has it, else a small equivalent on IPC::Run.
+# open_session returns a psql session on the current node kept open in the
+# background (PgjobsSession::open_session).
 sub open_session
 {
-	return $node->background_psql('postgres')
-	  if $node->can('background_psql');
-	return PgjobsSession->new($node->connstr('postgres'));
+	return PgjobsSession::open_session($node);
 }
 
 # ---------------------------------------------------------------------------

@@ -133,14 +133,11 @@ sub returned_promptly
 	note sprintf('%s: %s: returned after %.2f s', $label, $name, $w->{elapsed});
 }
 
-# open_session returns a psql session kept open in the background, with
-# query_safe and quit: PostgreSQL::Test::BackgroundPsql where this minor
-# release has it, else a small equivalent on IPC::Run.
+# open_session returns a psql session on the current node kept open in the
+# background (PgjobsSession::open_session).
 sub open_session
 {
-	return $node->background_psql('postgres')
-	  if $node->can('background_psql');
-	return PgjobsSession->new($node->connstr('postgres'));
+	return PgjobsSession::open_session($node);
 }
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,18 @@ use warnings;
 use IPC::Run;
 use PostgreSQL::Test::Utils ();
 
+# open_session NODE returns a psql session on NODE's postgres database kept open in
+# the background, with query_safe and quit:
+# PostgreSQL::Test::BackgroundPsql where this minor release has it, else a
+# PgjobsSession.
+sub open_session
+{
+	my ($node) = @_;
+	return $node->background_psql('postgres')
+	  if $node->can('background_psql');
+	return PgjobsSession->new($node->connstr('postgres'));
+}
+
 sub new
 {
 	my ($class, $connstr) = @_;
