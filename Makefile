@@ -16,11 +16,17 @@ OBJS = \
 	src/expire.o \
 	src/wakeup.o \
 	src/notify.o \
-	src/worker.o
+	src/worker.o \
+	src/control.o \
+	src/cron.o
 
-HEADERS = src/pgjobs.h src/compat.h
+HEADERS = src/pgjobs.h src/compat.h src/cron.h
 
-DATA = $(wildcard sql/*--*--*.sql)
+# The install script of the current version is built from the single
+# source sql/pgjobs.sql; the install scripts of released versions are kept,
+# frozen, in sql/released/ (the upgrade test installs them), and the
+# upgrade scripts between versions are hand-written.
+DATA = $(wildcard sql/*--*--*.sql) $(wildcard sql/released/*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Regression inputs live in test/sql, isolation specs in test/specs; all

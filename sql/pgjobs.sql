@@ -15,7 +15,7 @@ CREATE SEQUENCE jobs.job_id_seq AS bigint;
 -- executor parses a table's CHECK constraints afresh for every statement
 -- that writes it, which cost more than the rest of a publish.  Arguments
 -- are checked by the C functions before anything is written.
-CREATE TYPE jobs.job_status AS ENUM ('pending', 'running', 'succeeded', 'failed');
+CREATE TYPE jobs.job_status AS ENUM ('pending', 'running', 'succeeded', 'failed', 'cancelled');
 
 -- jobs.job_queue holds pending and running jobs.  A job is claimed by an
 -- UPDATE to 'running' and leaves the table when it finishes (ack, or its last
@@ -34,6 +34,11 @@ CREATE TABLE jobs.job_queue (
     scheduled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at   timestamptz,
     expires_at   timestamptz,
+    unique_key   text,
+    unique_while_running boolean,
+    cancel_requested_at timestamptz,
+    progress     double precision,
+    progress_note text,
     CONSTRAINT job_queue_pkey PRIMARY KEY (job_id)
 );
 
@@ -76,10 +81,24 @@ CREATE TABLE jobs.job (
     scheduled_at timestamptz NOT NULL,
     started_at   timestamptz,
     finished_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    unique_key   text,
+    progress     double precision,
+    progress_note text,
     CONSTRAINT job_pkey PRIMARY KEY (job_id)
 );
 
 CREATE INDEX job_finished_at_idx ON jobs.job (finished_at);
+
+-- Unique jobs: a key is taken while a job holding it is pending, or
+-- running when it was published with i_unique_running.  Rows without a
+-- key are not in the index at all.
+CREATE UNIQUE INDEX job_queue_unique_key_idx ON jobs.job_queue (task, unique_key)
+    WHERE unique_key IS NOT NULL
+      AND (status OPERATOR(pg_catalog.=) 'pending' OR unique_while_running);
+
+-- The dead-letter queue: failed jobs by the time they failed.
+CREATE INDEX job_failed_idx ON jobs.job (finished_at)
+    WHERE status OPERATOR(pg_catalog.=) 'failed';
 
 COMMENT ON TABLE jobs.job_queue IS 'pgjobs: pending and running jobs';
 COMMENT ON TABLE jobs.job IS 'pgjobs: finished jobs (succeeded or failed)';
@@ -112,20 +131,23 @@ CREATE VIEW jobs.all AS
     SELECT q.job_id, q.task, q.body, q.status, q.priority, q.attempts,
            q.max_retries, q.timeout, q.last_error, NULL::jsonb AS result,
            q.created_at, q.scheduled_at, q.started_at, q.expires_at,
-           NULL::timestamptz AS finished_at
+           NULL::timestamptz AS finished_at, q.unique_key, q.progress,
+           q.progress_note, q.cancel_requested_at
       FROM jobs.job_queue q
     UNION ALL
     SELECT j.job_id, j.task, j.body, j.status, j.priority, j.attempts,
            j.max_retries, j.timeout, j.last_error, j.result,
            j.created_at, j.scheduled_at, j.started_at, NULL::timestamptz,
-           j.finished_at
+           j.finished_at, j.unique_key, j.progress, j.progress_note,
+           NULL::timestamptz
       FROM jobs.job j;
 
 COMMENT ON VIEW jobs.all IS 'pgjobs: every job, queued or finished';
 
 CREATE VIEW jobs.running AS
     SELECT q.job_id, q.task, q.body, q.priority, q.attempts, q.max_retries,
-           q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at
+           q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at,
+           q.progress, q.progress_note, q.cancel_requested_at
       FROM jobs.job_queue q
      WHERE q.status OPERATOR(pg_catalog.=) 'running'
        AND q.expires_at OPERATOR(pg_catalog.>=) pg_catalog.now();
@@ -168,10 +190,16 @@ COMMENT ON FUNCTION jobs.retry_delay(integer) IS
     'pgjobs: backoff before the next attempt after failed attempt i_attempt';
 
 -- ----------------------------------------------------------------------
--- Function: jobs.publish(task, body, scheduled_at, timeout, priority, max_retries)
+-- Function: jobs.publish(task, body, scheduled_at, timeout, priority,
+--                        max_retries, unique_key, on_duplicate, unique_running)
 --
 --      Queues one job in the caller's transaction: it exists exactly when
---      that transaction commits.
+--      that transaction commits.  With i_unique_key, at most one job of the
+--      task with that key is pending (or, when it was published with
+--      i_unique_running, pending or running): a second publish with the key
+--      returns the existing job's id, and with i_on_duplicate => 'replace'
+--      also gives a pending job the new body, schedule, timeout, priority
+--      and retries.  Concurrent publishes of one key wait for each other.
 --
 -- Parameters:
 --      i_task          - task name, 1 to 1024 characters
@@ -180,9 +208,12 @@ COMMENT ON FUNCTION jobs.retry_delay(integer) IS
 --      i_timeout       - seconds a claim lasts before the job expires (default 60)
 --      i_priority      - greater runs first (default 0)
 --      i_max_retries   - attempts after the first (default 3)
+--      i_unique_key    - optional uniqueness key, 1 to 1024 characters
+--      i_on_duplicate  - 'ignore' (default) or 'replace'
+--      i_unique_running - the key stays taken while the job runs (default false)
 --
 -- Returns:
---      job_id of the new job
+--      job_id of the new job, or of the existing job holding the key
 --
 -- Tables written:
 --      jobs.job_queue
@@ -194,12 +225,15 @@ CREATE FUNCTION jobs.publish(
     i_timeout       numeric DEFAULT NULL,
     i_priority      integer DEFAULT NULL,
     i_max_retries   integer DEFAULT NULL,
+    i_unique_key    text DEFAULT NULL,
+    i_on_duplicate  text DEFAULT 'ignore',
+    i_unique_running boolean DEFAULT false,
     OUT job_id      bigint)
-AS 'MODULE_PATHNAME', 'pgjobs_publish'
+AS 'MODULE_PATHNAME', 'pgjobs_publish_1_1'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-COMMENT ON FUNCTION jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer) IS
-    'pgjobs: queue one job in the current transaction';
+COMMENT ON FUNCTION jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean) IS
+    'pgjobs: queue one job in the current transaction, optionally unique by key';
 
 -- ----------------------------------------------------------------------
 -- Function: jobs.publish_bulk(jobs)
@@ -809,6 +843,629 @@ SELECT c."check", c.status, c.value, c.detail, c.what_to_do
 COMMENT ON VIEW jobs.health IS
     'pgjobs: what endangers the queue (bloat, vacuum, old snapshots, expired jobs, lag, silent workers), with what to do';
 
+-- ---------------------------------------------------------------------------
+-- Job control (1.1): batches, leases, progress, cancel, redrive, topic
+-- controls, recurring jobs
+-- ---------------------------------------------------------------------------
+
+-- jobs.topic_control holds what an administrator set per topic pattern:
+-- paused, at most max_running jobs running at once, at most rate claims a
+-- second with bursts of burst (tokens and refilled_at are the token
+-- bucket's state).  A pattern with nothing set has no row.  Consumers
+-- cache the patterns; the trigger below tells them when they change.
+CREATE TABLE jobs.topic_control (
+    pattern      text        NOT NULL,
+    paused       boolean     NOT NULL DEFAULT false,
+    max_running  integer,
+    rate         double precision,
+    burst        integer,
+    tokens       double precision,
+    refilled_at  timestamptz,
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT topic_control_pkey PRIMARY KEY (pattern)
+);
+
+COMMENT ON TABLE jobs.topic_control IS
+    'pgjobs: paused topics, concurrency and rate limits (set with jobs.pause, jobs.resume, jobs.set_limit)';
+
+-- jobs.recurring holds the recurring jobs jobs.schedule defines.  The
+-- maintenance worker (or jobs.maintain) publishes each occurrence in the
+-- transaction that moves next_run_at on, with the row locked: an
+-- occurrence is published exactly once.
+CREATE TABLE jobs.recurring (
+    name         text        NOT NULL,
+    cron         text        NOT NULL,
+    time_zone    text        NOT NULL,
+    task         varchar     NOT NULL,
+    body         jsonb,
+    timeout      numeric(7,2),
+    priority     integer,
+    max_retries  integer,
+    catch_up     text        NOT NULL DEFAULT 'once',
+    next_run_at  timestamptz NOT NULL,
+    last_run_at  timestamptz,
+    last_job_id  bigint,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT recurring_pkey PRIMARY KEY (name)
+);
+
+CREATE INDEX recurring_next_run_at_idx ON jobs.recurring (next_run_at);
+
+COMMENT ON TABLE jobs.recurring IS
+    'pgjobs: recurring jobs (jobs.schedule), published by the maintenance worker or jobs.maintain';
+
+SELECT pg_catalog.pg_extension_config_dump('jobs.topic_control', '');
+SELECT pg_catalog.pg_extension_config_dump('jobs.recurring', '');
+
+-- jobs.dead_letter: the failed jobs, newest first through job_failed_idx.
+CREATE VIEW jobs.dead_letter AS
+    SELECT j.job_id, j.task, j.body, j.priority, j.attempts, j.max_retries,
+           j.timeout, j.last_error, j.created_at, j.scheduled_at,
+           j.started_at, j.finished_at, j.unique_key
+      FROM jobs.job j
+     WHERE j.status OPERATOR(pg_catalog.=) 'failed';
+
+COMMENT ON VIEW jobs.dead_letter IS
+    'pgjobs: the dead-letter queue: jobs that failed after their retries (redrive with jobs.retry)';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.ack_batch(job_ids, results, attempts)
+--
+--      Completes a batch of running jobs in one statement, as jobs.ack
+--      does one.  (A name of its own, not an overload of jobs.ack: a call
+--      such as jobs.ack($1) with an untyped parameter must keep resolving.)  A job whose claim no longer counts (lease lapsed, not
+--      running, cancellation requested, other attempt) is left alone and
+--      left out of the result: compare it with i_job_ids.
+--
+-- Parameters:
+--      i_job_ids   - the claimed jobs
+--      i_results   - optional results, element i for job i
+--      i_attempts  - optional attempts consume returned, element i for job i
+--
+-- Returns:
+--      the ids of the jobs completed
+--
+-- Tables written:
+--      jobs.job_queue, jobs.job
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.ack_batch(
+    i_job_ids       bigint[],
+    i_results       jsonb[] DEFAULT NULL,
+    i_attempts      integer[] DEFAULT NULL)
+RETURNS TABLE (job_id bigint)
+AS 'MODULE_PATHNAME', 'pgjobs_ack_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 50;
+
+COMMENT ON FUNCTION jobs.ack_batch(bigint[], jsonb[], integer[]) IS
+    'pgjobs: complete a batch of running jobs; returns those completed';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.nack_batch(job_ids, traceback, schedule_at, attempts)
+--
+--      Fails the current attempt of a batch of running jobs in one
+--      statement, as jobs.nack does one; jobs whose claim no longer counts
+--      are left alone and out of the result.
+--
+-- Parameters:
+--      i_job_ids       - the claimed jobs
+--      i_traceback     - what went wrong, kept in last_error
+--      i_schedule_at   - when to retry (default: backoff)
+--      i_attempts      - optional attempts consume returned
+--
+-- Returns:
+--      the ids of the jobs failed (retried, failed or cancelled)
+--
+-- Tables written:
+--      jobs.job_queue, jobs.job
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.nack_batch(
+    i_job_ids       bigint[],
+    i_traceback     text DEFAULT NULL,
+    i_schedule_at   timestamptz DEFAULT NULL,
+    i_attempts      integer[] DEFAULT NULL)
+RETURNS TABLE (job_id bigint)
+AS 'MODULE_PATHNAME', 'pgjobs_nack_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 50;
+
+COMMENT ON FUNCTION jobs.nack_batch(bigint[], text, timestamptz, integer[]) IS
+    'pgjobs: fail the current attempt of a batch of running jobs; returns those failed';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.touch(job_id, extend, attempt)
+--
+--      Extends a running job's lease to now + i_extend seconds (default:
+--      its timeout): the heartbeat of a long job.  Fails as jobs.ack does
+--      when the claim no longer counts, and with PJ004 when cancellation
+--      was requested.
+--
+-- Parameters:
+--      i_job_id    - the claimed job
+--      i_extend    - seconds from now the lease lasts (0.01 to 99999.99)
+--      i_attempt   - optional: the attempt consume returned
+--
+-- Returns:
+--      the new end of the lease (expires_at)
+--
+-- Tables written:
+--      jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.touch(
+    i_job_id        bigint,
+    i_extend        numeric DEFAULT NULL,
+    i_attempt       integer DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgjobs_touch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.touch(bigint, numeric, integer) IS
+    'pgjobs: extend the lease of a running job (heartbeat)';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.progress(job_id, progress, note, attempt)
+--
+--      Records how far a running job has got (0 to 1) and an optional
+--      note, shown in jobs.running and jobs.all and kept in jobs.job; with
+--      pgjobs.notify = all it also sends a "progress" event.  Fails as
+--      jobs.touch does.  It does not extend the lease.
+--
+-- Parameters:
+--      i_job_id    - the claimed job
+--      i_progress  - fraction done, 0 to 1
+--      i_note      - optional text
+--      i_attempt   - optional: the attempt consume returned
+--
+-- Tables written:
+--      jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.progress(
+    i_job_id        bigint,
+    i_progress      double precision,
+    i_note          text DEFAULT NULL,
+    i_attempt       integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgjobs_progress'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.progress(bigint, double precision, text, integer) IS
+    'pgjobs: record the progress of a running job';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.release(job_id, schedule_at, attempt)
+--
+--      Gives a running job back without spending an attempt: it is pending
+--      again at i_schedule_at (default: now), with its attempt count as
+--      before the claim.  For a worker that shuts down before starting it.
+--      Fails as jobs.ack does.
+--
+-- Parameters:
+--      i_job_id        - the claimed job
+--      i_schedule_at   - when it may be claimed again (default: now)
+--      i_attempt       - optional: the attempt consume returned
+--
+-- Tables written:
+--      jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.release(
+    i_job_id        bigint,
+    i_schedule_at   timestamptz DEFAULT NULL,
+    i_attempt       integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgjobs_release'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.release(bigint, timestamptz, integer) IS
+    'pgjobs: give a running job back to the queue without spending an attempt';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.cancel(job_id, reason)
+--
+--      Cancels a job.  A pending job moves to jobs.job as cancelled at
+--      once.  For a running job cancellation is requested: its worker's
+--      next jobs.touch, jobs.progress or jobs.ack fails with SQLSTATE
+--      PJ004, and its jobs.nack, or the end of its lease, finishes it as
+--      cancelled.
+--
+-- Parameters:
+--      i_job_id    - the job
+--      i_reason    - optional, kept in last_error (default 'cancelled')
+--
+-- Returns:
+--      'cancelled' (was pending) or 'cancelling' (was running)
+--
+-- Tables written:
+--      jobs.job_queue, jobs.job
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.cancel(i_job_id bigint, i_reason text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgjobs_cancel'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.cancel(bigint, text) IS
+    'pgjobs: cancel a pending job, or request cancellation of a running one';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.retry(job_id)
+--
+--      Redrives a failed or cancelled job: it moves from jobs.job back to
+--      the queue, pending now, with its id, body and settings and a fresh
+--      count of attempts (last_error is kept until the next attempt ends).
+--
+-- Parameters:
+--      i_job_id    - a failed or cancelled job
+--
+-- Returns:
+--      i_job_id
+--
+-- Tables written:
+--      jobs.job, jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.retry(i_job_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgjobs_retry'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.retry(bigint) IS
+    'pgjobs: put a failed or cancelled job back in the queue with fresh attempts';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.retry_topic(pattern, include_cancelled)
+--
+--      Redrives every failed job (and cancelled job, when asked) whose
+--      task matches a topic pattern, as jobs.retry does one.
+--
+-- Parameters:
+--      i_pattern           - topic pattern, as for jobs.consume_topic
+--      i_include_cancelled - also redrive cancelled jobs (default false)
+--
+-- Returns:
+--      how many jobs went back to the queue
+--
+-- Tables written:
+--      jobs.job, jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.retry_topic(i_pattern text, i_include_cancelled boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgjobs_retry_topic'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+COMMENT ON FUNCTION jobs.retry_topic(text, boolean) IS
+    'pgjobs: put every failed job matching a topic pattern back in the queue';
+
+-- ----------------------------------------------------------------------
+-- Functions: jobs.pause(pattern), jobs.resume(pattern),
+--            jobs.set_limit(pattern, max_running, rate, burst)
+--
+--      Topic controls, enforced by consume and consume_topic.  A job whose
+--      task matches a paused pattern is not claimed (publishing goes on).
+--      With max_running, at most that many jobs matching the pattern run
+--      at once across all consumers; with rate, at most rate claims a
+--      second, in bursts of up to burst (default: rate rounded up).  NULL
+--      clears a limit.  Claims of a limited pattern are counted and taken
+--      under a lock of its jobs.topic_control row, so the limits hold
+--      atomically; consumers of other patterns are not slowed.  Changes
+--      take effect when the caller commits.
+--
+-- Parameters:
+--      i_pattern       - topic pattern, as for jobs.consume_topic
+--      i_max_running   - 1 or more, or NULL for no concurrency limit
+--      i_rate          - claims per second (> 0), or NULL for no rate limit
+--      i_burst         - bucket size (1 or more)
+--
+-- Tables written:
+--      jobs.topic_control
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.pause(i_pattern text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM jobs.check_topic_pattern(i_pattern);
+    INSERT INTO jobs.topic_control AS c (pattern, paused)
+    VALUES (i_pattern, true)
+    ON CONFLICT (pattern) DO UPDATE
+        SET paused = true, updated_at = pg_catalog.now();
+END
+$$;
+
+COMMENT ON FUNCTION jobs.pause(text) IS
+    'pgjobs: stop claiming jobs whose task matches a topic pattern';
+
+CREATE FUNCTION jobs.resume(i_pattern text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM jobs.check_topic_pattern(i_pattern);
+    UPDATE jobs.topic_control
+       SET paused = false, updated_at = pg_catalog.now()
+     WHERE pattern OPERATOR(pg_catalog.=) i_pattern AND paused;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    DELETE FROM jobs.topic_control
+     WHERE pattern OPERATOR(pg_catalog.=) i_pattern
+       AND max_running IS NULL AND rate IS NULL;
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.resume(text) IS
+    'pgjobs: claim jobs of a paused topic pattern again; false if it was not paused';
+
+CREATE FUNCTION jobs.set_limit(
+    i_pattern       text,
+    i_max_running   integer DEFAULT NULL,
+    i_rate          double precision DEFAULT NULL,
+    i_burst         integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_burst integer;
+BEGIN
+    PERFORM jobs.check_topic_pattern(i_pattern);
+    IF i_max_running IS NOT NULL AND i_max_running OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'max_running must be 1 or more, not %', i_max_running
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL to remove the concurrency limit.';
+    END IF;
+    IF i_rate IS NOT NULL AND NOT (i_rate OPERATOR(pg_catalog.>) 0
+                                   AND i_rate OPERATOR(pg_catalog.<=) 1000000) THEN
+        RAISE EXCEPTION 'rate must be greater than 0 and at most 1000000 claims a second, not %', i_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL to remove the rate limit.';
+    END IF;
+    IF i_burst IS NOT NULL AND (i_rate IS NULL OR i_burst OPERATOR(pg_catalog.<) 1) THEN
+        RAISE EXCEPTION 'burst must be 1 or more, and needs a rate'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_burst := COALESCE(i_burst,
+                        pg_catalog.ceil(i_rate)::integer);
+    IF i_max_running IS NULL AND i_rate IS NULL THEN
+        UPDATE jobs.topic_control
+           SET max_running = NULL, rate = NULL, burst = NULL, tokens = NULL,
+               refilled_at = NULL, updated_at = pg_catalog.now()
+         WHERE pattern OPERATOR(pg_catalog.=) i_pattern;
+        DELETE FROM jobs.topic_control
+         WHERE pattern OPERATOR(pg_catalog.=) i_pattern AND NOT paused;
+        RETURN;
+    END IF;
+    INSERT INTO jobs.topic_control AS c
+           (pattern, max_running, rate, burst, tokens, refilled_at)
+    VALUES (i_pattern, i_max_running, i_rate, v_burst, v_burst, pg_catalog.now())
+    ON CONFLICT (pattern) DO UPDATE
+        SET max_running = EXCLUDED.max_running, rate = EXCLUDED.rate,
+            burst = EXCLUDED.burst, tokens = EXCLUDED.tokens,
+            refilled_at = EXCLUDED.refilled_at, updated_at = pg_catalog.now();
+END
+$$;
+
+COMMENT ON FUNCTION jobs.set_limit(text, integer, double precision, integer) IS
+    'pgjobs: limit the jobs of a topic pattern running at once and claimed per second (NULL: no limit)';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.check_topic_pattern(pattern)
+--
+--      Raises the error consume_topic raises for a pattern it refuses.
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.check_topic_pattern(i_pattern text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgjobs_check_topic_pattern'
+LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION jobs.check_topic_pattern(text) IS
+    'pgjobs: raise an error unless i_pattern is a valid topic pattern';
+
+-- jobs.topic_control_changed tells every session's consumers, at commit,
+-- that the topic controls changed, and wakes waiting consumers (a resume
+-- or a raised limit may free jobs).  Token bucket updates by consumers
+-- do not fire it.
+CREATE FUNCTION jobs.topic_control_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgjobs_topic_control_changed'
+LANGUAGE C;
+
+CREATE TRIGGER topic_control_changed
+    AFTER INSERT OR DELETE OR TRUNCATE
+       OR UPDATE OF pattern, paused, max_running, rate, burst
+    ON jobs.topic_control
+    FOR EACH STATEMENT EXECUTE FUNCTION jobs.topic_control_changed();
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.wake_consumers()
+--
+--      Wakes waiting consumers when the caller commits: for jobs queued or
+--      readied by writing jobs.job_queue directly.
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.wake_consumers()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgjobs_wake_consumers'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION jobs.wake_consumers() IS
+    'pgjobs: wake waiting consumers at commit';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.cron_next(expression, after, time_zone)
+--
+--      The first time strictly after i_after that a five-field cron
+--      expression (minute hour day-of-month month day-of-week, or @hourly,
+--      @daily, ...) names, in wall-clock time of i_time_zone (default: the
+--      session's TimeZone).
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.cron_next(
+    i_expression    text,
+    i_after         timestamptz DEFAULT pg_catalog.now(),
+    i_time_zone     text DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgjobs_cron_next'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION jobs.cron_next(text, timestamptz, text) IS
+    'pgjobs: next time a cron expression fires after a given time';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.schedule(name, cron, task, body, time_zone, timeout,
+--                         priority, max_retries, catch_up)
+--
+--      Creates or replaces the recurring job name: a job of i_task with
+--      i_body is published at every time the cron expression names, in
+--      i_time_zone (default: the session's TimeZone when scheduling).  The
+--      maintenance worker publishes each occurrence exactly once (or
+--      jobs.maintain() does, from pg_cron or any scheduler).  After
+--      downtime, missed occurrences are published once (catch_up 'once')
+--      or skipped ('skip'); an occurrence more than 60 seconds late counts
+--      as missed.
+--
+-- Parameters:
+--      i_name          - the schedule's name
+--      i_cron          - five-field cron expression
+--      i_task, i_body  - the job to publish (other fields: as jobs.publish)
+--      i_time_zone     - IANA zone name, e.g. 'Europe/Berlin'
+--      i_catch_up      - 'once' (default) or 'skip'
+--
+-- Returns:
+--      the first time the schedule fires
+--
+-- Tables written:
+--      jobs.recurring
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.schedule(
+    i_name          text,
+    i_cron          text,
+    i_task          varchar,
+    i_body          jsonb DEFAULT NULL,
+    i_time_zone     text DEFAULT NULL,
+    i_timeout       numeric DEFAULT NULL,
+    i_priority      integer DEFAULT NULL,
+    i_max_retries   integer DEFAULT NULL,
+    i_catch_up      text DEFAULT 'once')
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_zone text := COALESCE(i_time_zone, pg_catalog.current_setting('TimeZone'));
+    v_next timestamptz;
+BEGIN
+    IF i_name IS NULL OR pg_catalog.length(i_name) OPERATOR(pg_catalog.=) 0
+       OR pg_catalog.length(i_name) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'schedule name must be 1 to 200 characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF i_catch_up IS NULL OR i_catch_up NOT IN ('once', 'skip') THEN
+        RAISE EXCEPTION 'catch_up must be ''once'' or ''skip'', not %',
+                        COALESCE(pg_catalog.quote_literal(i_catch_up), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the job must be publishable: check it as publish would, then undo
+    BEGIN
+        PERFORM jobs.publish(i_task, i_body, NULL, i_timeout, i_priority, i_max_retries);
+        RAISE EXCEPTION USING ERRCODE = 'PJ999';
+    EXCEPTION WHEN SQLSTATE 'PJ999' THEN
+        NULL;
+    END;
+    v_next := jobs.cron_next(i_cron, pg_catalog.now(), v_zone);
+    INSERT INTO jobs.recurring AS r
+           (name, cron, time_zone, task, body, timeout, priority,
+            max_retries, catch_up, next_run_at)
+    VALUES (i_name, i_cron, v_zone, i_task, i_body, i_timeout, i_priority,
+            i_max_retries, i_catch_up, v_next)
+    ON CONFLICT (name) DO UPDATE
+        SET cron = EXCLUDED.cron, time_zone = EXCLUDED.time_zone,
+            task = EXCLUDED.task, body = EXCLUDED.body,
+            timeout = EXCLUDED.timeout, priority = EXCLUDED.priority,
+            max_retries = EXCLUDED.max_retries, catch_up = EXCLUDED.catch_up,
+            next_run_at = EXCLUDED.next_run_at;
+    RETURN v_next;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.schedule(text, text, varchar, jsonb, text, numeric, integer, integer, text) IS
+    'pgjobs: create or replace a recurring job (five-field cron expression)';
+
+CREATE FUNCTION jobs.unschedule(i_name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM jobs.recurring WHERE name OPERATOR(pg_catalog.=) i_name;
+    RETURN FOUND;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.unschedule(text) IS
+    'pgjobs: remove a recurring job; false if there was none';
+
+-- ----------------------------------------------------------------------
+-- Function: jobs.run_schedules()
+--
+--      Publishes every due occurrence of the recurring jobs, each in the
+--      same transaction as the move of its schedule's next_run_at, with the
+--      schedule row locked (SKIP LOCKED: two runners never publish one
+--      occurrence twice).  The maintenance worker and jobs.maintain() call
+--      it; call it from pg_cron when neither runs.
+--
+-- Returns:
+--      how many jobs were published
+--
+-- Tables written:
+--      jobs.recurring, jobs.job_queue
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.run_schedules()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    v_published bigint := 0;
+    v_job bigint;
+BEGIN
+    FOR r IN
+        SELECT * FROM jobs.recurring
+         WHERE next_run_at OPERATOR(pg_catalog.<=) v_now
+         ORDER BY next_run_at
+         FOR UPDATE SKIP LOCKED
+    LOOP
+        v_job := NULL;
+        BEGIN
+            IF r.catch_up OPERATOR(pg_catalog.=) 'once'
+               OR r.next_run_at OPERATOR(pg_catalog.>=)
+                  (v_now OPERATOR(pg_catalog.-) interval '60 seconds') THEN
+                v_job := jobs.publish(r.task, r.body, NULL, r.timeout,
+                                      r.priority, r.max_retries);
+            END IF;
+            UPDATE jobs.recurring
+               SET next_run_at = jobs.cron_next(r.cron, v_now, r.time_zone),
+                   last_run_at = CASE WHEN v_job IS NULL THEN last_run_at ELSE v_now END,
+                   last_job_id = COALESCE(v_job, last_job_id)
+             WHERE name OPERATOR(pg_catalog.=) r.name;
+            IF v_job IS NOT NULL THEN
+                v_published := v_published OPERATOR(pg_catalog.+) 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            -- one broken schedule (say, its time zone was removed) must
+            -- not stop the others: report it and try it again in a minute
+            RAISE WARNING 'pgjobs: recurring job "%" could not be published: %',
+                          r.name, SQLERRM;
+            UPDATE jobs.recurring
+               SET next_run_at = v_now OPERATOR(pg_catalog.+) interval '60 seconds'
+             WHERE name OPERATOR(pg_catalog.=) r.name;
+        END;
+    END LOOP;
+    RETURN v_published;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.run_schedules() IS
+    'pgjobs: publish the due occurrences of recurring jobs, each exactly once';
+
 -- The statements these functions run are planned once per session and
 -- kept.  Planned while the queue is empty (a worker that starts before the
 -- first job), a claim or an ack would otherwise be kept as a sequential
@@ -820,6 +1477,14 @@ ALTER FUNCTION jobs.ack(bigint, jsonb, integer) SET enable_seqscan = off;
 ALTER FUNCTION jobs.nack(bigint, text, timestamptz, integer) SET enable_seqscan = off;
 ALTER FUNCTION jobs.expire() SET enable_seqscan = off;
 ALTER FUNCTION jobs.maintain() SET enable_seqscan = off;
+ALTER FUNCTION jobs.ack_batch(bigint[], jsonb[], integer[]) SET enable_seqscan = off;
+ALTER FUNCTION jobs.nack_batch(bigint[], text, timestamptz, integer[]) SET enable_seqscan = off;
+ALTER FUNCTION jobs.touch(bigint, numeric, integer) SET enable_seqscan = off;
+ALTER FUNCTION jobs.progress(bigint, double precision, text, integer) SET enable_seqscan = off;
+ALTER FUNCTION jobs.release(bigint, timestamptz, integer) SET enable_seqscan = off;
+ALTER FUNCTION jobs.cancel(bigint, text) SET enable_seqscan = off;
+ALTER FUNCTION jobs.retry(bigint) SET enable_seqscan = off;
+ALTER FUNCTION jobs.retry_topic(text, boolean) SET enable_seqscan = off;
 
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC.  Grant what each role needs (README).

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "executor/spi.h"
@@ -113,6 +114,91 @@
 	" AND (status" EQ "'running' AND expires_at" GE "$1" \
 	"      AND (" attempt "::pg_catalog.int4 IS NULL OR attempts" EQ attempt ")) IS TRUE"
 
+/*
+ * The same for schema 1.1, where a claim whose cancellation was requested
+ * no longer counts either: touch, progress and ack then fail (PJ004).
+ */
+#define LEASE_HOLDS_1_1(attempt) \
+	" AND (status" EQ "'running' AND expires_at" GE "$1" \
+	"      AND cancel_requested_at IS NULL" \
+	"      AND (" attempt "::pg_catalog.int4 IS NULL OR attempts" EQ attempt ")) IS TRUE"
+
+/*
+ * FAIL_JOBS_TAIL for schema 1.1: a job whose cancellation was requested
+ * finishes as cancelled instead of being retried, and jobs.job keeps the
+ * unique key and the progress.  The event of each row is its new state.
+ */
+#define FAIL_JOBS_TAIL_1_1(error, retry_at) \
+	", retried AS (" \
+	"  UPDATE jobs.job_queue q" \
+	"     SET status = 'pending', expires_at = NULL, last_error = " error "," \
+	"         scheduled_at = COALESCE(" retry_at "," \
+	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
+	"     AND q.attempts" LE "q.max_retries AND q.cancel_requested_at IS NULL" \
+	"  RETURNING q.job_id, q.task" \
+	"), failed AS (" \
+	"  DELETE FROM jobs.job_queue q" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
+	"     AND (q.attempts" GT "q.max_retries OR q.cancel_requested_at IS NOT NULL)" \
+	"  RETURNING q.job_id, q.task, q.body, q.priority, q.attempts," \
+	"            q.max_retries, q.timeout," \
+	"            CASE WHEN q.cancel_requested_at IS NULL THEN " error \
+	"                 ELSE q.last_error END AS error," \
+	"            CASE WHEN q.cancel_requested_at IS NULL" \
+	"                 THEN 'failed'::jobs.job_status" \
+	"                 ELSE 'cancelled'::jobs.job_status END AS status," \
+	"            q.created_at, q.scheduled_at, q.started_at, q.unique_key," \
+	"            q.progress, q.progress_note" \
+	"), finished AS (" \
+	"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts," \
+	"                        max_retries, timeout, last_error, created_at," \
+	"                        scheduled_at, started_at, finished_at," \
+	"                        unique_key, progress, progress_note)" \
+	"  SELECT f.job_id, f.task, f.body, f.status, f.priority, f.attempts," \
+	"         f.max_retries, f.timeout, f.error, f.created_at," \
+	"         f.scheduled_at, f.started_at, $1, f.unique_key, f.progress," \
+	"         f.progress_note" \
+	"    FROM failed f" \
+	"  RETURNING job_id, task, status" \
+	")" \
+	" SELECT job_id, task, 'retried' FROM retried" \
+	" UNION ALL" \
+	" SELECT job_id, task, status::pg_catalog.text FROM finished"
+
+/* Columns jobs.job takes from a finished job_queue row (schema 1.1). */
+#define FINISHED_COLUMNS \
+	"job_id, task, body, priority, attempts, max_retries, timeout," \
+	" last_error, created_at, scheduled_at, started_at, unique_key," \
+	" progress, progress_note"
+
+/* The unique-key index's predicate, for ON CONFLICT and lookups. */
+#define UNIQUE_KEY_TAKEN \
+	"unique_key IS NOT NULL" \
+	" AND (status" EQ "'pending' OR unique_while_running)"
+
+/*
+ * A publish with a unique key; conflict is the ON CONFLICT action.  The
+ * second column says whether the row is new: a new row has the id the
+ * statement just drew from the sequence, the holder of the key an older one.
+ * (Not "xmax = 0": a producer may lack the table-wide SELECT that reading a
+ * system column takes.)
+ */
+#define INSERT_UNIQUE(conflict) \
+	"INSERT INTO jobs.job_queue AS q" \
+	"  (task, body, scheduled_at, timeout, priority, max_retries," \
+	"   unique_key, unique_while_running)" \
+	" VALUES ($1, $2, COALESCE($3, pg_catalog.now())," \
+	"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6, $7, $8)" \
+	" ON CONFLICT (task, unique_key) WHERE " UNIQUE_KEY_TAKEN \
+	" " conflict \
+	" RETURNING job_id, job_id" EQ \
+	"    pg_catalog.currval('jobs.job_id_seq'::pg_catalog.regclass) AS inserted"
+
+/* The claim, skipping jobs whose task matches a pattern in $3 (1.1). */
+#define NOT_BLOCKED(param) \
+	" AND NOT (task" LIKE "ANY (" param "::pg_catalog.text[]))"
+
 typedef enum CatalogPlanId
 {
 	PLAN_INSERT_JOB,
@@ -126,6 +212,29 @@ typedef enum CatalogPlanId
 	PLAN_NEXT_WAKEUP,
 	PLAN_PRUNE,
 	PLAN_DEAD_ROWS,
+	/* schema 1.1 */
+	PLAN_FINISH_1_1,
+	PLAN_FAIL_1_1,
+	PLAN_EXPIRE_1_1,
+	PLAN_DIAGNOSE_1_1,
+	PLAN_INSERT_UNIQUE,
+	PLAN_INSERT_REPLACE,
+	PLAN_FIND_UNIQUE,
+	PLAN_FINISH_BATCH,
+	PLAN_FAIL_BATCH,
+	PLAN_TOUCH,
+	PLAN_PROGRESS,
+	PLAN_RELEASE,
+	PLAN_CANCEL,
+	PLAN_RETRY,
+	PLAN_RETRY_TOPIC,
+	PLAN_CLAIM_BLOCKED,
+	PLAN_CLAIM_TOPIC_BLOCKED,
+	PLAN_CONTROLS,
+	PLAN_LOCK_LIMITS,
+	PLAN_READ_LIMITS,
+	PLAN_SPEND_TOKENS,
+	PLAN_RUN_SCHEDULES,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -133,7 +242,7 @@ typedef struct CatalogPlanDef
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[6];
+	Oid			argtypes[8];
 } CatalogPlanDef;
 
 /*
@@ -256,6 +365,264 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	[PLAN_DEAD_ROWS] = {
 		"SELECT COALESCE(pg_catalog.pg_stat_get_dead_tuples("
 		"                  pg_catalog.to_regclass('jobs.job_queue')), 0)",
+		0, {InvalidOid}
+	},
+	/*
+	 * Schema 1.1 (pgjobs 1.1).  The statements above stay as they were, for
+	 * the 1.0 functions this library still serves until ALTER EXTENSION
+	 * pgjobs UPDATE; catalog functions pick by CatalogHasJobControl().
+	 */
+	[PLAN_FINISH_1_1] = {
+		"WITH done AS ("
+		"  DELETE FROM jobs.job_queue"
+		"   WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
+		"  RETURNING " FINISHED_COLUMNS
+		")"
+		" INSERT INTO jobs.job (status, result, finished_at, " FINISHED_COLUMNS ")"
+		" SELECT 'succeeded', $3, $1, " FINISHED_COLUMNS
+		"   FROM done"
+		" RETURNING job_id, task",
+		4, {TIMESTAMPTZOID, INT8OID, JSONBOID, INT4OID}
+	},
+	[PLAN_FAIL_1_1] = {
+		"WITH target AS MATERIALIZED ("
+		"  SELECT job_id FROM jobs.job_queue"
+		"   WHERE job_id" EQ "$2"
+		"     AND (status" EQ "'running' AND expires_at" GE "$1"
+		"          AND ($5::pg_catalog.int4 IS NULL OR attempts" EQ "$5)) IS TRUE"
+		"   FOR UPDATE"
+		")" FAIL_JOBS_TAIL_1_1("$3::pg_catalog.text", "$4::pg_catalog.timestamptz"),
+		5, {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID}
+	},
+	[PLAN_EXPIRE_1_1] = {
+		"WITH target AS MATERIALIZED ("
+		"  SELECT job_id FROM jobs.job_queue"
+		"   WHERE status" EQ "'running' AND expires_at" LT "$1"
+		"   ORDER BY expires_at"
+		"   LIMIT $2"
+		"   FOR UPDATE SKIP LOCKED"
+		")" FAIL_JOBS_TAIL_1_1("pg_catalog.format('job timed out after %s seconds', q.timeout)",
+							   "NULL"),
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	[PLAN_DIAGNOSE_1_1] = {
+		"SELECT status, expires_at" LT "$1, timeout::pg_catalog.text, attempts,"
+		"       cancel_requested_at IS NOT NULL"
+		"  FROM jobs.job_queue WHERE job_id" EQ "$2"
+		" UNION ALL "
+		"SELECT status, false, timeout::pg_catalog.text, attempts, false"
+		"  FROM jobs.job WHERE job_id" EQ "$2"
+		" LIMIT 1",
+		2, {TIMESTAMPTZOID, INT8OID}
+	},
+	[PLAN_INSERT_UNIQUE] = {
+		INSERT_UNIQUE("DO NOTHING"),
+		8, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
+			TEXTOID, BOOLOID}
+	},
+	[PLAN_INSERT_REPLACE] = {
+		INSERT_UNIQUE("DO UPDATE SET body = EXCLUDED.body,"
+					  " scheduled_at = EXCLUDED.scheduled_at,"
+					  " timeout = EXCLUDED.timeout, priority = EXCLUDED.priority,"
+					  " max_retries = EXCLUDED.max_retries,"
+					  " unique_while_running = EXCLUDED.unique_while_running"
+					  " WHERE q.status" EQ "'pending'"),
+		8, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
+			TEXTOID, BOOLOID}
+	},
+	[PLAN_FIND_UNIQUE] = {
+		"SELECT job_id FROM jobs.job_queue"
+		" WHERE task" EQ "$1 AND unique_key" EQ "$2 AND " UNIQUE_KEY_TAKEN,
+		2, {VARCHAROID, TEXTOID}
+	},
+	[PLAN_FINISH_BATCH] = {
+		"WITH done AS ("
+		"  DELETE FROM jobs.job_queue q"
+		"   USING ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+		"                    pg_catalog.unnest($3::jsonb[]),"
+		"                    pg_catalog.unnest($4::pg_catalog.int4[]))"
+		"         AS i(id, result, attempt)"
+		"   WHERE q.job_id" EQ "i.id"
+		"     AND (q.status" EQ "'running' AND q.expires_at" GE "$1"
+		"          AND q.cancel_requested_at IS NULL"
+		"          AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+		"  RETURNING i.result, q.job_id, q.task, q.body, q.priority, q.attempts,"
+		"            q.max_retries, q.timeout, q.last_error, q.created_at,"
+		"            q.scheduled_at, q.started_at, q.unique_key, q.progress,"
+		"            q.progress_note"
+		")"
+		" INSERT INTO jobs.job (status, result, finished_at, " FINISHED_COLUMNS ")"
+		" SELECT 'succeeded', result, $1, " FINISHED_COLUMNS
+		"   FROM done"
+		" RETURNING job_id, task",
+		4, {TIMESTAMPTZOID, INT8ARRAYOID, InvalidOid, INT4ARRAYOID}
+	},
+	[PLAN_FAIL_BATCH] = {
+		"WITH target AS MATERIALIZED ("
+		"  SELECT q.job_id FROM jobs.job_queue q"
+		"    JOIN ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+		"                    pg_catalog.unnest($5::pg_catalog.int4[]))"
+		"         AS i(id, attempt) ON q.job_id" EQ "i.id"
+		"   WHERE (q.status" EQ "'running' AND q.expires_at" GE "$1"
+		"          AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+		"   FOR UPDATE OF q"
+		")" FAIL_JOBS_TAIL_1_1("$3::pg_catalog.text", "$4::pg_catalog.timestamptz"),
+		5, {TIMESTAMPTZOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, INT4ARRAYOID}
+	},
+	[PLAN_TOUCH] = {
+		"UPDATE jobs.job_queue"
+		"   SET expires_at = $1" PLUS "pg_catalog.make_interval(secs =>"
+		"           COALESCE($3, timeout::pg_catalog.float8))"
+		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
+		" RETURNING expires_at",
+		4, {TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT4OID}
+	},
+	[PLAN_PROGRESS] = {
+		"UPDATE jobs.job_queue"
+		"   SET progress = $3, progress_note = $4"
+		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$5")
+		" RETURNING job_id, task",
+		5, {TIMESTAMPTZOID, INT8OID, FLOAT8OID, TEXTOID, INT4OID}
+	},
+	[PLAN_RELEASE] = {
+		"UPDATE jobs.job_queue"
+		"   SET status = 'pending', attempts = attempts" " OPERATOR(pg_catalog.-) " "1,"
+		"       expires_at = NULL, scheduled_at = COALESCE($3, $1)"
+		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
+		" RETURNING job_id, task",
+		4, {TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT4OID}
+	},
+	/*
+	 * Cancel: lock the job; a pending one moves to jobs.job as cancelled, a
+	 * running one is marked.  Under READ COMMITTED the lock returns the
+	 * job's latest state, which is what the two branches act on.
+	 */
+	[PLAN_CANCEL] = {
+		"WITH target AS MATERIALIZED ("
+		"  SELECT job_id, status FROM jobs.job_queue"
+		"   WHERE job_id" EQ "$2 FOR UPDATE"
+		"), gone AS ("
+		"  DELETE FROM jobs.job_queue q"
+		"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target"
+		"                                  WHERE status" EQ "'pending'))"
+		"  RETURNING " FINISHED_COLUMNS
+		"), moved AS ("
+		"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts,"
+		"                        max_retries, timeout, last_error, created_at,"
+		"                        scheduled_at, started_at, finished_at,"
+		"                        unique_key, progress, progress_note)"
+		"  SELECT job_id, task, body, 'cancelled', priority, attempts,"
+		"         max_retries, timeout, $3, created_at, scheduled_at,"
+		"         started_at, $1, unique_key, progress, progress_note"
+		"    FROM gone"
+		"  RETURNING job_id, task"
+		"), requested AS ("
+		"  UPDATE jobs.job_queue q"
+		"     SET cancel_requested_at = $1, last_error = $3"
+		"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target"
+		"                                  WHERE status" EQ "'running'))"
+		"     AND q.cancel_requested_at IS NULL"
+		"  RETURNING q.job_id, q.task"
+		")"
+		" SELECT job_id, task, 'cancelled' FROM moved"
+		" UNION ALL"
+		" SELECT job_id, task, 'cancelling' FROM requested",
+		3, {TIMESTAMPTZOID, INT8OID, TEXTOID}
+	},
+	/*
+	 * Redrive: failed (or cancelled) jobs go back to the queue, pending at
+	 * $1, with their ids and a fresh count of attempts.
+	 */
+	[PLAN_RETRY] = {
+		"WITH gone AS ("
+		"  DELETE FROM jobs.job"
+		"   WHERE job_id" EQ "$2"
+		"     AND status" EQ "ANY ('{failed,cancelled}'::jobs.job_status[])"
+		"  RETURNING *"
+		")"
+		" INSERT INTO jobs.job_queue (job_id, task, body, priority, attempts,"
+		"       max_retries, timeout, last_error, created_at, scheduled_at,"
+		"       unique_key)"
+		" SELECT job_id, task, body, priority, 0, max_retries, timeout,"
+		"        last_error, created_at, $1, unique_key"
+		"   FROM gone"
+		" RETURNING job_id, task",
+		2, {TIMESTAMPTZOID, INT8OID}
+	},
+	[PLAN_RETRY_TOPIC] = {
+		"WITH gone AS ("
+		"  DELETE FROM jobs.job"
+		"   WHERE job_id" EQ "ANY (ARRAY("
+		"           SELECT job_id FROM jobs.job"
+		"            WHERE status" EQ "'failed' AND task" LIKE "$2"
+		"           UNION ALL"
+		"           SELECT job_id FROM jobs.job"
+		"            WHERE $3 AND status" EQ "'cancelled' AND task" LIKE "$2))"
+		"  RETURNING *"
+		")"
+		" INSERT INTO jobs.job_queue (job_id, task, body, priority, attempts,"
+		"       max_retries, timeout, last_error, created_at, scheduled_at,"
+		"       unique_key)"
+		" SELECT job_id, task, body, priority, 0, max_retries, timeout,"
+		"        last_error, created_at, $1, unique_key"
+		"   FROM gone"
+		" RETURNING job_id, task",
+		3, {TIMESTAMPTZOID, TEXTOID, BOOLOID}
+	},
+	[PLAN_CLAIM_BLOCKED] = {
+		CLAIM(NOT_BLOCKED("$3")),
+		3, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}
+	},
+	[PLAN_CLAIM_TOPIC_BLOCKED] = {
+		CLAIM(" AND task" LIKE "$3" NOT_BLOCKED("$4")),
+		4, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID}
+	},
+	[PLAN_CONTROLS] = {
+		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL"
+		"  FROM jobs.topic_control ORDER BY pattern",
+		0, {InvalidOid}
+	},
+	[PLAN_LOCK_LIMITS] = {
+		"SELECT pattern FROM jobs.topic_control"
+		" WHERE pattern" EQ "ANY ($1) ORDER BY pattern FOR UPDATE",
+		1, {TEXTARRAYOID}
+	},
+	/*
+	 * For each limited pattern ($2, with its LIKE form in $3): the free
+	 * running slots (NULL: no limit) and the tokens in its bucket now (NULL:
+	 * no rate limit), and the rate.  Run after PLAN_LOCK_LIMITS, in a new
+	 * snapshot, so that it counts every claim committed before the lock.
+	 */
+	[PLAN_READ_LIMITS] = {
+		"SELECT c.pattern,"
+		"       CASE WHEN c.max_running IS NOT NULL THEN"
+		"            c.max_running" " OPERATOR(pg_catalog.-) "
+		"            (SELECT pg_catalog.count(*) FROM jobs.job_queue q"
+		"              WHERE q.status" EQ "'running'"
+		"                AND q.task" LIKE "p.like_pattern)::pg_catalog.int4"
+		"       END,"
+		"       CASE WHEN c.rate IS NOT NULL THEN"
+		"            LEAST(c.burst::pg_catalog.float8,"
+		"                  COALESCE(c.tokens, c.burst::pg_catalog.float8)" PLUS
+		"                  (c.rate" " OPERATOR(pg_catalog.*) "
+		"                   GREATEST(0::pg_catalog.float8, EXTRACT(EPOCH FROM"
+		"                       $1" " OPERATOR(pg_catalog.-) " "COALESCE(c.refilled_at, $1))"
+		"                       ::pg_catalog.float8)))"
+		"       END,"
+		"       c.rate"
+		"  FROM jobs.topic_control c"
+		"  JOIN ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
+		"                  pg_catalog.unnest($3::pg_catalog.text[]))"
+		"       AS p(pattern, like_pattern) ON c.pattern" EQ "p.pattern",
+		3, {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID}
+	},
+	[PLAN_SPEND_TOKENS] = {
+		"UPDATE jobs.topic_control SET tokens = $2, refilled_at = $1"
+		" WHERE pattern" EQ "$3",
+		3, {TIMESTAMPTZOID, FLOAT8OID, TEXTOID}
+	},
+	[PLAN_RUN_SCHEDULES] = {
+		"SELECT jobs.run_schedules()",
 		0, {InvalidOid}
 	},
 };
@@ -577,7 +944,8 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 	values[1] = Int32GetDatum(limit);
 
 	ConnectSPI();
-	ExecutePlan(PLAN_EXPIRE, values, NULL, SPI_OK_SELECT);
+	ExecutePlan(CatalogHasJobControl() ? PLAN_EXPIRE_1_1 : PLAN_EXPIRE,
+				values, NULL, SPI_OK_SELECT);
 	count = (int64) SPI_processed;
 	NotifyResultRows(NULL);
 	FinishSPI();
@@ -677,7 +1045,8 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 		nulls[3] = 'n';
 
 	ConnectSPI();
-	ExecutePlan(PLAN_FINISH, values, nulls, SPI_OK_INSERT_RETURNING);
+	ExecutePlan(CatalogHasJobControl() ? PLAN_FINISH_1_1 : PLAN_FINISH,
+				values, nulls, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed > 1)
 		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
 	done = (SPI_processed == 1);
@@ -715,7 +1084,8 @@ CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 		nulls[4] = 'n';
 
 	ConnectSPI();
-	ExecutePlan(PLAN_FAIL, values, nulls, SPI_OK_SELECT);
+	ExecutePlan(CatalogHasJobControl() ? PLAN_FAIL_1_1 : PLAN_FAIL,
+				values, nulls, SPI_OK_SELECT);
 	count = (int64) SPI_processed;
 	NotifyResultRows(NULL);
 	FinishSPI();
@@ -741,13 +1111,16 @@ CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 	bool		lapsed = false;
 	char	   *timeout = NULL;
 	int32		current_attempt = 0;
+	bool		cancelling = false;
+	bool		job_control = CatalogHasJobControl();
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
 
 	ConnectSPI();
-	ExecutePlan(PLAN_DIAGNOSE, values, NULL, SPI_OK_SELECT);
+	ExecutePlan(job_control ? PLAN_DIAGNOSE_1_1 : PLAN_DIAGNOSE,
+				values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[0];
@@ -765,6 +1138,11 @@ CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 		lapsed = !isnull && DatumGetBool(d);
 		d = SPI_getbinval(tuple, desc, 4, &isnull);
 		current_attempt = isnull ? 0 : DatumGetInt32(d);
+		if (job_control)
+		{
+			d = SPI_getbinval(tuple, desc, 5, &isnull);
+			cancelling = !isnull && DatumGetBool(d);
+		}
 	}
 	FinishSPI();
 
@@ -782,6 +1160,14 @@ CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 				 errdetail("The job is %s, at attempt %d; a claim whose lease lapsed can no longer be acknowledged.",
 						   status, current_attempt),
 				 errhint("Publish the job with a longer timeout.")));
+
+	if (strcmp(status, "running") == 0 && cancelling && !lapsed)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_CANCELLED),
+				 errmsg("cannot %s job " INT64_FORMAT ": its cancellation was requested",
+						action, job_id),
+				 errdetail("jobs.cancel was called for the job while it ran."),
+				 errhint("Stop working on the job and nack it: it then finishes as cancelled.")));
 
 	if (strcmp(status, "running") == 0 && lapsed)
 		ereport(ERROR,
@@ -806,4 +1192,581 @@ CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 					action, job_id),
 			 errdetail("The job has already finished as %s.", status),
 			 errhint("Each claim of a job can be acknowledged once, with jobs.ack or jobs.nack.")));
+}
+
+/* ------------------------------------------------------------------------
+ * Schema 1.1: job control
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * CatalogHasJobControl reports whether the installed jobs schema is 1.1 or
+ * later (it has jobs.job.unique_key), rather than 1.0, whose functions this
+ * library also serves between an upgrade of the library and ALTER
+ * EXTENSION pgjobs UPDATE.  Three syscache lookups: cheaper than caching.
+ */
+bool
+CatalogHasJobControl(void)
+{
+	Oid			nsp = get_namespace_oid("jobs", true);
+	Oid			rel;
+
+	if (!OidIsValid(nsp))
+		return false;
+	rel = get_relname_relid("job", nsp);
+	if (!OidIsValid(rel))
+		return false;
+	return get_attnum(rel, "unique_key") != InvalidAttrNumber;
+}
+
+/*
+ * FirstTextResult returns the text in the first column of the first row of
+ * the last SPI result, copied into cxt, or NULL if there is no row.
+ */
+static char *
+FirstTextResult(MemoryContext cxt, int column)
+{
+	MemoryContext old;
+	char	   *value;
+
+	if (SPI_processed == 0 || SPI_tuptable == NULL)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column);
+	MemoryContextSwitchTo(old);
+	return value;
+}
+
+/*
+ * CatalogInsertUniqueJob queues one job with a unique key, unless a job of
+ * its task holding the key is already queued (pending, or running when
+ * published so), and returns the id of the job that holds the key
+ * afterwards.  With replace, a pending holder takes spec's body, schedule,
+ * timeout, priority and retries.  *inserted says whether a job was added.
+ *
+ * ON CONFLICT waits for an uncommitted holder of the key; the holder may
+ * then finish before the lookup that follows, so the pair is retried.
+ */
+int64
+CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
+					   bool while_running, bool *inserted)
+{
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		find[2];
+	int64		job_id = 0;
+	bool		found = false;
+	int			tries;
+
+	find[0] = PointerGetDatum(spec->task);
+	find[1] = PointerGetDatum(key);
+	values[0] = PointerGetDatum(spec->task);
+	values[1] = spec->body;
+	if (spec->body_isnull)
+		nulls[1] = 'n';
+	values[2] = spec->scheduled_at;
+	if (spec->scheduled_at_isnull)
+		nulls[2] = 'n';
+	values[3] = spec->timeout;
+	if (spec->timeout_isnull)
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(spec->priority_isnull ?
+							  PGJOBS_DEFAULT_PRIORITY : spec->priority);
+	values[5] = Int32GetDatum(spec->max_retries_isnull ?
+							  PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
+	values[6] = PointerGetDatum(key);
+	values[7] = BoolGetDatum(while_running);
+
+	*inserted = false;
+	ConnectSPI();
+	for (tries = 0; tries < 10 && !found; tries++)
+	{
+		ExecutePlan(replace ? PLAN_INSERT_REPLACE : PLAN_INSERT_UNIQUE,
+					values, nulls, SPI_OK_INSERT_RETURNING);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+
+			job_id = FirstInt64Result();
+			*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2,
+												   &isnull)) && !isnull;
+			found = true;
+			break;
+		}
+		/* a holder of the key exists (a running one, for replace) */
+		ExecutePlan(PLAN_FIND_UNIQUE, find, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+		{
+			job_id = FirstInt64Result();
+			found = true;
+		}
+		/* else it finished since: the key is free again, try again */
+	}
+	FinishSPI();
+
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not publish the unique job: its key keeps changing hands"),
+				 errhint("Retry the transaction.")));
+	return job_id;
+}
+
+/*
+ * CatalogFinishJobs completes every running job of the int8[] ids whose
+ * claim still counts at now (results and attempts: parallel jsonb[] and
+ * int4[] arrays, or NULL), appends the ids completed to out and returns
+ * how many.
+ */
+uint64
+CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull,
+				  Datum attempts, bool attempts_isnull,
+				  Tuplestorestate *out, TupleDesc out_desc)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	uint64		count;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = ids;
+	values[2] = results;
+	if (results_isnull)
+		nulls[2] = 'n';
+	values[3] = attempts;
+	if (attempts_isnull)
+		nulls[3] = 'n';
+
+	ConnectSPI();
+	if (plans[PLAN_FINISH_BATCH] == NULL)
+	{
+		Oid			argtypes[4];
+
+		memcpy(argtypes, plan_defs[PLAN_FINISH_BATCH].argtypes, sizeof(argtypes));
+		argtypes[2] = JSONBARRAYOID;
+		plans[PLAN_FINISH_BATCH] = PreparePlan(&plan_defs[PLAN_FINISH_BATCH], argtypes);
+	}
+	ExecutePlan(PLAN_FINISH_BATCH, values, nulls, SPI_OK_INSERT_RETURNING);
+	count = SPI_processed;
+	CopyResultRows(out, out_desc);
+	NotifyResultRows("succeeded");
+	FinishSPI();
+
+	return count;
+}
+
+/*
+ * CatalogFailJobs fails the current attempt of every running job of the
+ * int8[] ids whose claim still counts, as CatalogFailJob does one, appends
+ * the ids to out and returns how many.
+ */
+uint64
+CatalogFailJobs(TimestampTz now, Datum ids, text *error, Datum retry_at,
+				bool retry_at_isnull, Datum attempts, bool attempts_isnull,
+				Tuplestorestate *out, TupleDesc out_desc)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	uint64		count;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = ids;
+	values[2] = PointerGetDatum(error);
+	if (error == NULL)
+		nulls[2] = 'n';
+	values[3] = retry_at;
+	if (retry_at_isnull)
+		nulls[3] = 'n';
+	values[4] = attempts;
+	if (attempts_isnull)
+		nulls[4] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_FAIL_BATCH, values, nulls, SPI_OK_SELECT);
+	count = SPI_processed;
+	CopyResultRows(out, out_desc);
+	NotifyResultRows(NULL);
+	FinishSPI();
+
+	return count;
+}
+
+/*
+ * CatalogTouchJob extends the lease of running job job_id to now + extend
+ * seconds (its timeout when extend_isnull), if its claim still counts, and
+ * returns true with the new end in *expires_at; false, changing nothing,
+ * otherwise.
+ */
+bool
+CatalogTouchJob(int64 job_id, int32 attempt, TimestampTz now, double extend,
+				bool extend_isnull, TimestampTz *expires_at)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		done;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = Float8GetDatum(extend);
+	if (extend_isnull)
+		nulls[2] = 'n';
+	values[3] = Int32GetDatum(attempt);
+	if (attempt == ANY_ATTEMPT)
+		nulls[3] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_TOUCH, values, nulls, SPI_OK_UPDATE_RETURNING);
+	done = (SPI_processed == 1);
+	if (done)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			elog(ERROR, "pgjobs: touch returned a NULL lease");
+		*expires_at = DatumGetTimestampTz(d);
+	}
+	FinishSPI();
+
+	return done;
+}
+
+/*
+ * CatalogProgressJob records progress and note on running job job_id, if
+ * its claim still counts, sending a "progress" event; returns false,
+ * changing nothing, otherwise.
+ */
+bool
+CatalogProgressJob(int64 job_id, int32 attempt, TimestampTz now,
+				   double progress, text *note)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		done;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = Float8GetDatum(progress);
+	values[3] = PointerGetDatum(note);
+	if (note == NULL)
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(attempt);
+	if (attempt == ANY_ATTEMPT)
+		nulls[4] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_PROGRESS, values, nulls, SPI_OK_UPDATE_RETURNING);
+	done = (SPI_processed == 1);
+	NotifyResultRows("progress");
+	FinishSPI();
+
+	return done;
+}
+
+/*
+ * CatalogReleaseJob gives running job job_id back to the queue, pending at
+ * retry_at (now when retry_at_isnull), without counting the claim as an
+ * attempt, if the claim still counts; returns false otherwise.
+ */
+bool
+CatalogReleaseJob(int64 job_id, int32 attempt, TimestampTz now,
+				  Datum retry_at, bool retry_at_isnull)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		done;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = retry_at;
+	if (retry_at_isnull)
+		nulls[2] = 'n';
+	values[3] = Int32GetDatum(attempt);
+	if (attempt == ANY_ATTEMPT)
+		nulls[3] = 'n';
+
+	ConnectSPI();
+	ExecutePlan(PLAN_RELEASE, values, nulls, SPI_OK_UPDATE_RETURNING);
+	done = (SPI_processed == 1);
+	NotifyResultRows("released");
+	FinishSPI();
+
+	return done;
+}
+
+/*
+ * CatalogCancelJob cancels job job_id: a pending job finishes as cancelled
+ * with reason, a running one is marked for cancellation.  Returns
+ * "cancelled" or "cancelling" (palloc'd in the caller's context), or NULL
+ * if neither applied (no such queued job, or cancellation already asked).
+ */
+char *
+CatalogCancelJob(int64 job_id, TimestampTz now, text *reason)
+{
+	Datum		values[3];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	char	   *outcome;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+	values[2] = PointerGetDatum(reason);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_CANCEL, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 1)
+		elog(ERROR, "pgjobs: cancel changed " UINT64_FORMAT " jobs", (uint64) SPI_processed);
+	outcome = FirstTextResult(caller_cxt, 3);
+	NotifyResultRows(NULL);
+	FinishSPI();
+
+	return outcome;
+}
+
+/*
+ * CatalogJobState returns the state of job job_id ("pending", "running",
+ * "succeeded", ... ; "cancelling" for a running job whose cancellation was
+ * asked), or NULL if there is no such job.
+ */
+char *
+CatalogJobState(int64 job_id, TimestampTz now)
+{
+	Datum		values[2];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	char	   *state = NULL;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_DIAGNOSE_1_1, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		cancelling = SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 5, &isnull);
+
+		if (!isnull && DatumGetBool(cancelling))
+			state = MemoryContextStrdup(caller_cxt, "cancelling");
+		else
+			state = FirstTextResult(caller_cxt, 1);
+	}
+	FinishSPI();
+
+	return state;
+}
+
+/*
+ * CatalogRetryJob puts failed or cancelled job job_id back in the queue,
+ * pending at now with a fresh count of attempts; returns false if it is
+ * not a failed or cancelled job.
+ */
+bool
+CatalogRetryJob(int64 job_id, TimestampTz now)
+{
+	Datum		values[2];
+	bool		done;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int64GetDatum(job_id);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_RETRY, values, NULL, SPI_OK_INSERT_RETURNING);
+	done = (SPI_processed == 1);
+	NotifyResultRows("queued");
+	FinishSPI();
+
+	return done;
+}
+
+/*
+ * CatalogRetryJobs puts every failed job (and cancelled job, with
+ * include_cancelled) whose task is LIKE like_pattern back in the queue,
+ * as CatalogRetryJob does one, and returns how many.
+ */
+int64
+CatalogRetryJobs(text *like_pattern, bool include_cancelled, TimestampTz now)
+{
+	Datum		values[3];
+	int64		count;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = PointerGetDatum(like_pattern);
+	values[2] = BoolGetDatum(include_cancelled);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_RETRY_TOPIC, values, NULL, SPI_OK_INSERT_RETURNING);
+	count = (int64) SPI_processed;
+	NotifyResultRows("queued");
+	FinishSPI();
+
+	return count;
+}
+
+/*
+ * CatalogClaimJobsBlocked claims as CatalogClaimJobs does, skipping jobs
+ * whose task is LIKE any pattern of the text[] blocked, and appends the
+ * claimed jobs' tasks (as text, in the caller's memory) to *tasks.
+ */
+uint64
+CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
+						TimestampTz now, Tuplestorestate *out,
+						TupleDesc out_desc, List **tasks)
+{
+	Datum		values[4];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	uint64		claimed;
+	uint64		row;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(num);
+	if (like_pattern)
+	{
+		values[2] = PointerGetDatum(like_pattern);
+		values[3] = blocked;
+	}
+	else
+		values[2] = blocked;
+
+	ConnectSPI();
+	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
+				values, NULL, SPI_OK_SELECT);
+	claimed = SPI_processed;
+	CopyResultRows(out, out_desc);
+	for (row = 0; row < claimed; row++)
+	{
+		bool		isnull;
+		Datum		task = SPI_getbinval(SPI_tuptable->vals[row],
+										 SPI_tuptable->tupdesc, 2, &isnull);
+		MemoryContext spi_cxt;
+
+		if (isnull)
+			elog(ERROR, "pgjobs: claimed a job without a task");
+		spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		*tasks = lappend(*tasks, DatumGetTextPCopy(task));
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	NotifyResultRows("picked");
+	FinishSPI();
+
+	return claimed;
+}
+
+/*
+ * CatalogLoadTopicControls returns the rows of jobs.topic_control
+ * (pattern, paused, limited), allocated in cxt, and their count in *n.
+ */
+TopicControl *
+CatalogLoadTopicControls(MemoryContext cxt, int *n)
+{
+	TopicControl *controls = NULL;
+	uint64		row;
+
+	ConnectSPI();
+	ExecutePlan(PLAN_CONTROLS, NULL, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	if (SPI_processed > 0)
+		controls = MemoryContextAllocZero(cxt, sizeof(TopicControl) * SPI_processed);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *pattern = SPI_getvalue(tuple, desc, 1);
+
+		if (pattern == NULL)
+			elog(ERROR, "pgjobs: topic control without a pattern");
+		controls[row].pattern = MemoryContextStrdup(cxt, pattern);
+		controls[row].paused = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)) && !isnull;
+		controls[row].limited = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+	}
+	FinishSPI();
+
+	return controls;
+}
+
+/*
+ * CatalogReadLimits locks the jobs.topic_control rows of the text[]
+ * patterns (in pattern order, so that consumers never deadlock), then, in
+ * a new snapshot that sees every claim committed before the locks, reads
+ * for each its free running slots and tokens at now.  limits has npatterns
+ * entries, in the order of patterns; like_patterns holds their LIKE forms.
+ */
+void
+CatalogReadLimits(TimestampTz now, Datum patterns, Datum like_patterns,
+				  TopicLimit *limits, int npatterns)
+{
+	Datum		values[3];
+	uint64		row;
+
+	ConnectSPI();
+	values[0] = patterns;
+	ExecutePlan(PLAN_LOCK_LIMITS, values, NULL, SPI_OK_SELECT);
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = patterns;
+	values[2] = like_patterns;
+	ExecutePlan(PLAN_READ_LIMITS, values, NULL, SPI_OK_SELECT);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *pattern = SPI_getvalue(tuple, desc, 1);
+		bool		isnull;
+		Datum		d;
+		int			i;
+
+		for (i = 0; i < npatterns; i++)
+		{
+			if (pattern != NULL && strcmp(limits[i].pattern, pattern) == 0)
+				break;
+		}
+		if (i == npatterns)
+			continue;
+		limits[i].present = true;
+		d = SPI_getbinval(tuple, desc, 2, &isnull);
+		limits[i].has_slots = !isnull;
+		limits[i].free_slots = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tuple, desc, 3, &isnull);
+		limits[i].has_rate = !isnull;
+		limits[i].tokens = isnull ? 0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tuple, desc, 4, &isnull);
+		limits[i].rate = isnull ? 0 : DatumGetFloat8(d);
+	}
+	FinishSPI();
+}
+
+/*
+ * CatalogSpendTokens stores the token bucket of pattern after claims at
+ * now: tokens left.  The caller holds the row's lock (CatalogReadLimits).
+ */
+void
+CatalogSpendTokens(TimestampTz now, const char *pattern, double tokens)
+{
+	Datum		values[3];
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Float8GetDatum(tokens);
+	values[2] = CStringGetTextDatum(pattern);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_SPEND_TOKENS, values, NULL, SPI_OK_UPDATE);
+	FinishSPI();
+}
+
+/*
+ * CatalogRunSchedules publishes the due occurrences of recurring jobs
+ * (jobs.run_schedules) and returns how many jobs it published.
+ */
+int64
+CatalogRunSchedules(void)
+{
+	int64		count;
+
+	ConnectSPI();
+	ExecutePlan(PLAN_RUN_SCHEDULES, NULL, NULL, SPI_OK_SELECT);
+	count = FirstInt64Result();
+	FinishSPI();
+
+	return count;
 }

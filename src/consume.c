@@ -113,7 +113,7 @@ CheckNum(FunctionCallInfo fcinfo, int argno)
  * the default escape character: % and * match any run of characters, and
  * every other character, _ and \ included, matches only itself.
  */
-static text *
+text *
 TopicToLikePattern(text *topic)
 {
 	char	   *src = text_to_cstring(topic);
@@ -206,9 +206,10 @@ ConsumeJobs(FunctionCallInfo fcinfo, int32 num, text *like_pattern,
 		uint64		generation = WakeupGeneration();
 		TimestampTz now = GetCurrentTimestamp();
 		TimestampTz wake_at;
+		TimestampTz retry_at = DT_NOEND;
 
 		ExpireJobsIfDue(now, woken);
-		if (CatalogClaimJobs(num, like_pattern, now, out, desc) > 0)
+		if (ClaimJobs(num, like_pattern, now, out, desc, &retry_at) > 0)
 		{
 			NoteJobsClaimed();
 			break;
@@ -216,7 +217,8 @@ ConsumeJobs(FunctionCallInfo fcinfo, int32 num, text *like_pattern,
 		if (now >= wait_end)
 			break;
 
-		wake_at = Min(wait_end, CatalogNextWakeup(now));
+		/* retry_at: when a rate limit lets a claim through again */
+		wake_at = Min(Min(wait_end, retry_at), CatalogNextWakeup(now));
 		WaitForJobs(generation, wake_at);
 	}
 	return (Datum) 0;

@@ -74,8 +74,9 @@ pgjobs_expire(PG_FUNCTION_ARGS)
 
 /*
  * pgjobs_maintain does one maintenance pass in the caller's transaction, as
- * the maintenance worker does without VACUUM: it reclaims every expired job
- * and deletes finished jobs older than pgjobs.retention (none when 0).  For
+ * the maintenance worker does without VACUUM: it reclaims every expired job,
+ * publishes the due occurrences of recurring jobs and deletes finished jobs
+ * older than pgjobs.retention (none when 0).  For
  * schedulers such as pg_cron when the worker does not run.
  *
  * jobs.maintain() -> (expired bigint, pruned bigint)
@@ -102,6 +103,10 @@ pgjobs_maintain(PG_FUNCTION_ARGS)
 	} while (count == PGJOBS_EXPIRE_BATCH);
 	if (expired > 0)
 		NoteJobsReadied();
+
+	/* recurring jobs (1.1): publishing readies jobs by itself */
+	if (CatalogHasJobControl())
+		(void) CatalogRunSchedules();
 
 	if (pgjobs_retention > 0)
 	{

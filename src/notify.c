@@ -55,7 +55,8 @@ NotifyWanted(int level)
 int
 NotifyEventLevel(const char *event)
 {
-	if (strcmp(event, "succeeded") == 0 || strcmp(event, "failed") == 0)
+	if (strcmp(event, "succeeded") == 0 || strcmp(event, "failed") == 0 ||
+		strcmp(event, "cancelled") == 0)
 		return PGJOBS_NOTIFY_FINISHED;
 	return PGJOBS_NOTIFY_ALL;
 }

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/timestamp.h"
+#include "nodes/pg_list.h"
 #include "utils/tuplestore.h"
 
 /*
@@ -20,6 +21,7 @@
 #define ERRCODE_PGJOBS_JOB_NOT_FOUND		MAKE_SQLSTATE('P','J','0','0','1')
 #define ERRCODE_PGJOBS_JOB_NOT_RUNNING		MAKE_SQLSTATE('P','J','0','0','2')
 #define ERRCODE_PGJOBS_LEASE_EXPIRED		MAKE_SQLSTATE('P','J','0','0','3')
+#define ERRCODE_PGJOBS_CANCELLED			MAKE_SQLSTATE('P','J','0','0','4')
 
 /* Defaults of jobs.publish, as in the original pgjobs. */
 #define PGJOBS_DEFAULT_TIMEOUT		"60"
@@ -30,6 +32,9 @@
 #define PGJOBS_MAX_TASK_LENGTH		1024
 #define PGJOBS_MIN_TIMEOUT			0.01
 #define PGJOBS_MAX_TIMEOUT			99999.99
+
+/* Longest progress note, in bytes. */
+#define PGJOBS_MAX_NOTE_BYTES		8192
 
 /* Longest wait a consume may ask for, in seconds (an hour). */
 #define PGJOBS_MAX_WAIT				3600
@@ -79,6 +84,29 @@ typedef struct JobSpec
 	bool		max_retries_isnull;
 } JobSpec;
 
+/* A row of jobs.topic_control, as consumers cache it (control.c). */
+typedef struct TopicControl
+{
+	char	   *pattern;		/* topic pattern */
+	text	   *like_pattern;	/* its LIKE form */
+	bool		paused;
+	bool		limited;		/* has max_running or rate */
+} TopicControl;
+
+/* The state of a limited pattern at claim time (control.c). */
+typedef struct TopicLimit
+{
+	char	   *pattern;
+	text	   *like_pattern;
+	bool		present;		/* the row still exists */
+	bool		has_slots;		/* max_running is set */
+	int32		free_slots;
+	bool		has_rate;		/* rate is set */
+	double		tokens;
+	double		rate;
+	int32		claimed;		/* claims of its jobs so far */
+} TopicLimit;
+
 /* catalog.c: all access to the jobs.* tables */
 extern int64 CatalogInsertJob(const JobSpec *spec);
 extern void CatalogInsertJobs(Datum jobs, Oid array_type,
@@ -94,6 +122,40 @@ extern bool CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 							 Datum result, bool result_isnull);
 extern bool CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now,
 						   text *error, Datum retry_at, bool retry_at_isnull);
+extern bool CatalogHasJobControl(void);
+extern int64 CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
+									bool while_running, bool *inserted);
+extern uint64 CatalogFinishJobs(TimestampTz now, Datum ids, Datum results,
+								bool results_isnull, Datum attempts,
+								bool attempts_isnull, Tuplestorestate *out,
+								TupleDesc out_desc);
+extern uint64 CatalogFailJobs(TimestampTz now, Datum ids, text *error,
+							  Datum retry_at, bool retry_at_isnull,
+							  Datum attempts, bool attempts_isnull,
+							  Tuplestorestate *out, TupleDesc out_desc);
+extern bool CatalogTouchJob(int64 job_id, int32 attempt, TimestampTz now,
+							double extend, bool extend_isnull,
+							TimestampTz *expires_at);
+extern bool CatalogProgressJob(int64 job_id, int32 attempt, TimestampTz now,
+							   double progress, text *note);
+extern bool CatalogReleaseJob(int64 job_id, int32 attempt, TimestampTz now,
+							  Datum retry_at, bool retry_at_isnull);
+extern char *CatalogCancelJob(int64 job_id, TimestampTz now, text *reason);
+extern char *CatalogJobState(int64 job_id, TimestampTz now);
+extern bool CatalogRetryJob(int64 job_id, TimestampTz now);
+extern int64 CatalogRetryJobs(text *like_pattern, bool include_cancelled,
+							  TimestampTz now);
+extern uint64 CatalogClaimJobsBlocked(int32 num, text *like_pattern,
+									  Datum blocked, TimestampTz now,
+									  Tuplestorestate *out, TupleDesc out_desc,
+									  List **tasks);
+extern TopicControl *CatalogLoadTopicControls(MemoryContext cxt, int *n);
+extern void CatalogReadLimits(TimestampTz now, Datum patterns,
+							  Datum like_patterns, TopicLimit *limits,
+							  int npatterns);
+extern void CatalogSpendTokens(TimestampTz now, const char *pattern,
+							   double tokens);
+extern int64 CatalogRunSchedules(void);
 extern void CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 									const char *action) pg_attribute_noreturn();
 
@@ -120,6 +182,15 @@ extern Interval *NextBackoff(int32 attempt);
 
 /* publish.c */
 extern void ValidateJobSpec(const JobSpec *spec, int element);
+
+/* control.c: topic controls (pause, concurrency and rate limits) */
+extern uint64 ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
+						Tuplestorestate *out, TupleDesc out_desc,
+						TimestampTz *retry_at);
+extern void NoteJobsFinished(void);
+
+/* consume.c */
+extern text *TopicToLikePattern(text *topic);
 
 /* consume.c: set-returning function plumbing shared with publish_bulk */
 extern Tuplestorestate *BeginMaterializedResult(FunctionCallInfo fcinfo,

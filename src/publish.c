@@ -25,6 +25,7 @@
 #include "pgjobs.h"
 
 PG_FUNCTION_INFO_V1(pgjobs_publish);
+PG_FUNCTION_INFO_V1(pgjobs_publish_1_1);
 PG_FUNCTION_INFO_V1(pgjobs_publish_bulk);
 
 /* Fields of jobs.bulk_job, in declaration order (1-based). */
@@ -120,7 +121,35 @@ ValidateJobSpec(const JobSpec *spec, int element)
 }
 
 /*
- * pgjobs_publish queues one job and returns its id.
+ * GetJobSpec reads the first six arguments, common to every version of
+ * jobs.publish, into spec and checks them.
+ */
+static void
+GetJobSpec(FunctionCallInfo fcinfo, JobSpec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->task = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	spec->body_isnull = PG_ARGISNULL(1);
+	if (!spec->body_isnull)
+		spec->body = PG_GETARG_DATUM(1);
+	spec->scheduled_at_isnull = PG_ARGISNULL(2);
+	if (!spec->scheduled_at_isnull)
+		spec->scheduled_at = PG_GETARG_DATUM(2);
+	spec->timeout_isnull = PG_ARGISNULL(3);
+	if (!spec->timeout_isnull)
+		spec->timeout = PG_GETARG_DATUM(3);
+	spec->priority_isnull = PG_ARGISNULL(4);
+	if (!spec->priority_isnull)
+		spec->priority = PG_GETARG_INT32(4);
+	spec->max_retries_isnull = PG_ARGISNULL(5);
+	if (!spec->max_retries_isnull)
+		spec->max_retries = PG_GETARG_INT32(5);
+
+	ValidateJobSpec(spec, 0);
+}
+
+/*
+ * pgjobs_publish queues one job and returns its id (pgjobs 1.0).
  *
  * jobs.publish(i_task, i_body, i_scheduled_at, i_timeout, i_priority,
  * i_max_retries) -> job_id
@@ -131,29 +160,63 @@ pgjobs_publish(PG_FUNCTION_ARGS)
 	JobSpec		spec;
 	int64		job_id;
 
-	memset(&spec, 0, sizeof(spec));
-	spec.task = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	spec.body_isnull = PG_ARGISNULL(1);
-	if (!spec.body_isnull)
-		spec.body = PG_GETARG_DATUM(1);
-	spec.scheduled_at_isnull = PG_ARGISNULL(2);
-	if (!spec.scheduled_at_isnull)
-		spec.scheduled_at = PG_GETARG_DATUM(2);
-	spec.timeout_isnull = PG_ARGISNULL(3);
-	if (!spec.timeout_isnull)
-		spec.timeout = PG_GETARG_DATUM(3);
-	spec.priority_isnull = PG_ARGISNULL(4);
-	if (!spec.priority_isnull)
-		spec.priority = PG_GETARG_INT32(4);
-	spec.max_retries_isnull = PG_ARGISNULL(5);
-	if (!spec.max_retries_isnull)
-		spec.max_retries = PG_GETARG_INT32(5);
-
-	ValidateJobSpec(&spec, 0);
-
+	GetJobSpec(fcinfo, &spec);
 	job_id = CatalogInsertJob(&spec);
 	NoteJobsReadied();
 	if (NotifyWanted(PGJOBS_NOTIFY_ALL))
+		NotifyJobEvent("queued", job_id, text_to_cstring(spec.task));
+	PG_RETURN_INT64(job_id);
+}
+
+/*
+ * pgjobs_publish_1_1 queues one job, unique by key when one is given, and
+ * returns its id, or the id of the job already holding the key.
+ *
+ * jobs.publish(i_task, i_body, i_scheduled_at, i_timeout, i_priority,
+ * i_max_retries, i_unique_key, i_on_duplicate, i_unique_running) -> job_id
+ */
+Datum
+pgjobs_publish_1_1(PG_FUNCTION_ARGS)
+{
+	JobSpec		spec;
+	int64		job_id;
+	text	   *key;
+	bool		replace = false;
+	bool		while_running;
+	bool		inserted = true;
+
+	if (PG_NARGS() != 9)
+		elog(ERROR, "pgjobs: jobs.publish 1.1 takes 9 arguments, not %d", PG_NARGS());
+	GetJobSpec(fcinfo, &spec);
+	key = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+	while_running = !PG_ARGISNULL(8) && PG_GETARG_BOOL(8);
+	if (!PG_ARGISNULL(7))
+	{
+		char	   *policy = text_to_cstring(PG_GETARG_TEXT_PP(7));
+
+		if (strcmp(policy, "replace") == 0)
+			replace = true;
+		else if (strcmp(policy, "ignore") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("i_on_duplicate must be 'ignore' or 'replace', not \"%s\"", policy)));
+	}
+
+	if (key == NULL)
+		job_id = CatalogInsertJob(&spec);
+	else
+	{
+		int			len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+
+		if (len == 0 || len > PGJOBS_MAX_TASK_LENGTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("i_unique_key must be 1 to %d characters long", PGJOBS_MAX_TASK_LENGTH),
+					 errhint("Pass NULL for a job that need not be unique.")));
+		job_id = CatalogInsertUniqueJob(&spec, key, replace, while_running, &inserted);
+	}
+	NoteJobsReadied();
+	if (inserted && NotifyWanted(PGJOBS_NOTIFY_ALL))
 		NotifyJobEvent("queued", job_id, text_to_cstring(spec.task));
 	PG_RETURN_INT64(job_id);
 }

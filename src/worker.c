@@ -180,6 +180,22 @@ ExpireLapsedJobs(void)
 }
 
 /*
+ * RunSchedules publishes the due occurrences of recurring jobs (schema
+ * 1.1), each in the transaction that moves its schedule on.
+ */
+static void
+RunSchedules(void)
+{
+	bool		job_control;
+
+	BeginWork("pgjobs maintenance: publishing recurring jobs");
+	job_control = CatalogHasJobControl();
+	if (job_control)
+		(void) CatalogRunSchedules();
+	EndWork();
+}
+
+/*
  * PruneFinishedJobs deletes finished jobs older than pgjobs.retention, a
  * batch per transaction.  A retention of 0 keeps them all.
  */
@@ -278,6 +294,7 @@ MaintenancePass(void)
 	if (!ExtensionInstalled())
 		return;
 	ExpireLapsedJobs();
+	RunSchedules();
 	PruneFinishedJobs();
 	VacuumQueueIfNeeded();
 	(void) pgstat_report_stat(false);

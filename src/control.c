@@ -1,0 +1,477 @@
+/*-------------------------------------------------------------------------
+ *
+ * control.c
+ *	  Job control: topic controls at claim time (pause, concurrency and
+ *	  rate limits), cancel and redrive.
+ *
+ * Topic controls live in jobs.topic_control.  Each backend caches its rows;
+ * the table's statement trigger sends a relcache invalidation of the table
+ * when they change, which empties the cache at the next transaction.  With
+ * no rows, a claim is the plain claim of 1.0: the controls cost one cache
+ * check.
+ *
+ * A claim that may take jobs of a limited pattern first locks that
+ * pattern's row (FOR UPDATE, in pattern order), then counts the pattern's
+ * running jobs in a new snapshot: claims of a limited pattern are thus
+ * serialized until each claimer commits, and the limit holds across all
+ * consumers.  Consumers whose topic cannot overlap a limited pattern never
+ * take its lock.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pgjobs.h"
+
+PG_FUNCTION_INFO_V1(pgjobs_topic_control_changed);
+PG_FUNCTION_INFO_V1(pgjobs_check_topic_pattern);
+PG_FUNCTION_INFO_V1(pgjobs_wake_consumers);
+PG_FUNCTION_INFO_V1(pgjobs_cancel);
+PG_FUNCTION_INFO_V1(pgjobs_retry);
+PG_FUNCTION_INFO_V1(pgjobs_retry_topic);
+
+/* The cached rows of jobs.topic_control, valid while controls_valid. */
+static MemoryContext ControlsContext = NULL;
+static TopicControl *controls = NULL;
+static int	ncontrols = 0;
+static bool controls_valid = false;
+static bool any_limited = false;
+static bool callback_registered = false;
+static Oid	controls_relid = InvalidOid;
+
+/*
+ * InvalidateControls is the relcache callback: an invalidation of
+ * jobs.topic_control (as its trigger sends), or of every relation, empties
+ * the cache.
+ */
+static void
+InvalidateControls(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == controls_relid)
+		controls_valid = false;
+}
+
+/*
+ * LoadControls fills the cache of topic controls if it is not valid.  The
+ * cache is marked valid before the read: an invalidation that arrives
+ * during it marks it invalid again, and the next claim reads once more.
+ */
+static void
+LoadControls(void)
+{
+	int			n = 0;
+	TopicControl *rows;
+	int			i;
+
+	if (controls_valid)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(InvalidateControls, (Datum) 0);
+		callback_registered = true;
+	}
+	if (ControlsContext == NULL)
+		ControlsContext = AllocSetContextCreate(TopMemoryContext,
+												"pgjobs topic controls",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(ControlsContext);
+	controls_relid = get_relname_relid("topic_control", get_namespace_oid("jobs", false));
+	controls = NULL;
+	ncontrols = 0;
+	any_limited = false;
+
+	controls_valid = true;
+	PG_TRY();
+	{
+		rows = CatalogLoadTopicControls(ControlsContext, &n);
+		for (i = 0; i < n; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(ControlsContext);
+
+			rows[i].like_pattern = TopicToLikePattern(cstring_to_text(rows[i].pattern));
+			MemoryContextSwitchTo(old);
+			if (rows[i].limited)
+				any_limited = true;
+		}
+		controls = rows;
+		ncontrols = n;
+	}
+	PG_CATCH();
+	{
+		controls_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * LiteralPrefix copies into out, and returns the length of, the leading
+ * characters of a LIKE pattern (in the escaped form TopicToLikePattern
+ * makes) that match only themselves: those before the first %.  out must
+ * have room for the whole pattern.
+ */
+static int
+LiteralPrefix(const char *like, char *out)
+{
+	int			len = 0;
+
+	for (; *like != '\0'; like++)
+	{
+		if (*like == '%')
+			break;
+		if (*like == '\\' && like[1] != '\0')
+			like++;
+		out[len++] = *like;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/*
+ * MayOverlap reports whether some task could match both LIKE patterns a
+ * and b (NULL matches everything).  Conservative: true unless their literal
+ * prefixes differ within the shorter one.
+ */
+static bool
+MayOverlap(text *a, text *b)
+{
+	char	   *sa;
+	char	   *sb;
+	char	   *pa;
+	char	   *pb;
+	int			la;
+	int			lb;
+
+	if (a == NULL || b == NULL)
+		return true;
+	sa = text_to_cstring(a);
+	sb = text_to_cstring(b);
+	pa = palloc(strlen(sa) + 1);
+	pb = palloc(strlen(sb) + 1);
+	la = LiteralPrefix(sa, pa);
+	lb = LiteralPrefix(sb, pb);
+	return strncmp(pa, pb, Min(la, lb)) == 0;
+}
+
+/*
+ * TaskMatches reports whether task is LIKE like_pattern.
+ */
+static bool
+TaskMatches(text *task, text *like_pattern)
+{
+	return DatumGetBool(DirectFunctionCall2Coll(textlike, DEFAULT_COLLATION_OID,
+												PointerGetDatum(task),
+												PointerGetDatum(like_pattern)));
+}
+
+/*
+ * TextArray builds a text[] of n texts.
+ */
+static Datum
+TextArray(text **items, int n)
+{
+	return PointerGetDatum(construct_array((Datum *) items, n, TEXTOID,
+										   -1, false, TYPALIGN_INT));
+}
+
+/*
+ * ClaimJobs claims up to num ready jobs, those whose task is LIKE
+ * like_pattern when it is not NULL, into out, honouring the topic controls
+ * of a 1.1 schema, and returns how many it claimed.  When a rate limit
+ * held jobs back, *retry_at is set to when a token will be there.
+ */
+uint64
+ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
+		  Tuplestorestate *out, TupleDesc out_desc, TimestampTz *retry_at)
+{
+	TopicLimit *limits;
+	text	  **blocked;
+	int			nlimits = 0;
+	int			nblocked_fixed = 0;
+	uint64		total = 0;
+	int32		remaining = num;
+	int			i;
+
+	if (!CatalogHasJobControl())
+		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
+	LoadControls();
+	if (ncontrols == 0)
+		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
+
+	/* paused patterns are always skipped; limited ones that may overlap */
+	blocked = palloc(sizeof(text *) * ncontrols);
+	limits = palloc0(sizeof(TopicLimit) * ncontrols);
+	for (i = 0; i < ncontrols; i++)
+	{
+		if (controls[i].paused)
+			blocked[nblocked_fixed++] = controls[i].like_pattern;
+		else if (controls[i].limited &&
+				 MayOverlap(like_pattern, controls[i].like_pattern))
+		{
+			limits[nlimits].pattern = controls[i].pattern;
+			limits[nlimits].like_pattern = controls[i].like_pattern;
+			nlimits++;
+		}
+	}
+
+	if (nlimits > 0)
+	{
+		text	  **patterns = palloc(sizeof(text *) * nlimits);
+		text	  **likes = palloc(sizeof(text *) * nlimits);
+
+		for (i = 0; i < nlimits; i++)
+		{
+			patterns[i] = cstring_to_text(limits[i].pattern);
+			likes[i] = limits[i].like_pattern;
+		}
+		CatalogReadLimits(now, TextArray(patterns, nlimits),
+						  TextArray(likes, nlimits), limits, nlimits);
+	}
+
+	while (remaining > 0)
+	{
+		int			nblocked = nblocked_fixed;
+		int32		batch = remaining;
+		List	   *tasks = NIL;
+		ListCell   *lc;
+		uint64		claimed;
+
+		/*
+		 * A pattern with no room is skipped; otherwise claim no more than
+		 * the smallest room, then count what the claimed tasks used.
+		 */
+		for (i = 0; i < nlimits; i++)
+		{
+			int64		room = PG_INT32_MAX;
+
+			if (!limits[i].present)
+				continue;
+			if (limits[i].has_slots)
+				room = Min(room, (int64) limits[i].free_slots - limits[i].claimed);
+			if (limits[i].has_rate)
+				room = Min(room, (int64) floor(limits[i].tokens) - limits[i].claimed);
+			if (room <= 0)
+			{
+				blocked[nblocked++] = limits[i].like_pattern;
+				if (limits[i].has_rate && limits[i].rate > 0 &&
+					limits[i].tokens - limits[i].claimed < 1.0)
+				{
+					double		wait = (1.0 - (limits[i].tokens - limits[i].claimed)) /
+						limits[i].rate;
+
+					*retry_at = Min(*retry_at,
+									now + (TimestampTz) (wait * USECS_PER_SEC) + 1);
+				}
+			}
+			else
+				batch = (int32) Min((int64) batch, room);
+		}
+
+		claimed = CatalogClaimJobsBlocked(batch, like_pattern,
+										  TextArray(blocked, nblocked), now,
+										  out, out_desc, &tasks);
+		total += claimed;
+		remaining -= (int32) claimed;
+		foreach(lc, tasks)
+		{
+			text	   *task = (text *) lfirst(lc);
+
+			for (i = 0; i < nlimits; i++)
+			{
+				if (limits[i].present && TaskMatches(task, limits[i].like_pattern))
+					limits[i].claimed++;
+			}
+		}
+		if (claimed < (uint64) batch)
+			break;
+	}
+
+	for (i = 0; i < nlimits; i++)
+	{
+		if (limits[i].present && limits[i].has_rate && limits[i].claimed > 0)
+			CatalogSpendTokens(now, limits[i].pattern,
+							   limits[i].tokens - limits[i].claimed);
+	}
+	return total;
+}
+
+/*
+ * NoteJobsFinished is called when jobs stop running (ack, nack, expiry,
+ * release): if a concurrency limit exists, a waiting consumer may now
+ * claim, so it is woken at commit.
+ */
+void
+NoteJobsFinished(void)
+{
+	if (!CatalogHasJobControl())
+		return;
+	LoadControls();
+	if (any_limited)
+		NoteJobsReadied();
+}
+
+/*
+ * pgjobs_topic_control_changed is the statement trigger of
+ * jobs.topic_control: at commit every session drops its cached controls,
+ * and waiting consumers wake (a resume or a raised limit frees jobs).
+ */
+Datum
+pgjobs_topic_control_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("jobs.topic_control_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	NoteJobsReadied();
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * pgjobs_check_topic_pattern raises the error consume_topic would raise
+ * for a bad topic pattern, NULL included.
+ *
+ * jobs.check_topic_pattern(i_pattern)
+ */
+Datum
+pgjobs_check_topic_pattern(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic pattern must not be NULL"),
+				 errhint("Use '%%' to match every task, or a prefix such as 'email.%%'.")));
+	(void) TopicToLikePattern(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgjobs_wake_consumers wakes waiting consumers when the transaction
+ * commits.
+ *
+ * jobs.wake_consumers()
+ */
+Datum
+pgjobs_wake_consumers(PG_FUNCTION_ARGS)
+{
+	NoteJobsReadied();
+	PG_RETURN_VOID();
+}
+
+/*
+ * GetJobIdArg returns the job id at argno, rejecting NULL.
+ */
+static int64
+GetJobIdArg(FunctionCallInfo fcinfo, int argno, const char *function)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job_id must not be NULL"),
+				 errhint("Pass the id of the job to %s.", function)));
+	return PG_GETARG_INT64(argno);
+}
+
+/*
+ * pgjobs_cancel cancels a pending job at once, or asks a running one to
+ * stop, and says which.
+ *
+ * jobs.cancel(i_job_id, i_reason) -> 'cancelled' | 'cancelling'
+ */
+Datum
+pgjobs_cancel(PG_FUNCTION_ARGS)
+{
+	int64		job_id = GetJobIdArg(fcinfo, 0, "cancel");
+	text	   *reason = PG_ARGISNULL(1) ? cstring_to_text("cancelled") : PG_GETARG_TEXT_PP(1);
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *outcome;
+	char	   *state;
+
+	outcome = CatalogCancelJob(job_id, now, reason);
+	if (outcome != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(outcome));
+
+	state = CatalogJobState(job_id, now);
+	if (state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),
+				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+	if (strcmp(state, "cancelling") == 0)
+		PG_RETURN_TEXT_P(cstring_to_text("cancelling"));
+	ereport(ERROR,
+			(errcode(ERRCODE_PGJOBS_JOB_NOT_RUNNING),
+			 errmsg("cannot cancel job " INT64_FORMAT ": it has already finished as %s",
+					job_id, state)));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
+ * pgjobs_retry puts a failed or cancelled job back in the queue.
+ *
+ * jobs.retry(i_job_id) -> i_job_id
+ */
+Datum
+pgjobs_retry(PG_FUNCTION_ARGS)
+{
+	int64		job_id = GetJobIdArg(fcinfo, 0, "retry");
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *state;
+
+	if (CatalogRetryJob(job_id, now))
+	{
+		NoteJobsReadied();
+		PG_RETURN_INT64(job_id);
+	}
+
+	state = CatalogJobState(job_id, now);
+	if (state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),
+				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+	ereport(ERROR,
+			(errcode(ERRCODE_PGJOBS_JOB_NOT_RUNNING),
+			 errmsg("cannot retry job " INT64_FORMAT ": only failed and cancelled jobs can be retried",
+					job_id),
+			 errdetail("The job's state is %s.", state)));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
+ * pgjobs_retry_topic puts every failed job (and cancelled one, if asked)
+ * whose task matches a topic pattern back in the queue.
+ *
+ * jobs.retry_topic(i_pattern, i_include_cancelled) -> count
+ */
+Datum
+pgjobs_retry_topic(PG_FUNCTION_ARGS)
+{
+	text	   *like_pattern;
+	bool		include_cancelled = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	int64		count;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic pattern must not be NULL"),
+				 errhint("Use '%%' to match every task, or a prefix such as 'email.%%'.")));
+	like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(0));
+	count = CatalogRetryJobs(like_pattern, include_cancelled, GetCurrentTimestamp());
+	if (count > 0)
+		NoteJobsReadied();
+	PG_RETURN_INT64(count);
+}
