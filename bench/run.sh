@@ -212,7 +212,25 @@ ceiling
 BENCH_PGOPTIONS="-c pgjobs.notify=all" drain "drain 1+ack, notify=all" drain.sql 1 0.35
 ceiling
 
-# 7. latency: one producer at 100 jobs/s, one idle consumer waiting in the
+# 7. the cost of topic controls (pgjobs 1.1): the single drain again with
+#    a paused topic that holds none of the jobs (every claim skips it), and
+#    with a concurrency limit on the drained tasks themselves, high enough
+#    never to bind (every claim takes the limit's row lock and counts the
+#    running jobs).  Target: within 10% of the plain drain of this run.
+DRAIN_RATE=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' '$1 == "drain consume(1)+ack" { print $2 }')
+sql "SELECT jobs.pause('other.%')" >/dev/null
+drain "drain 1+ack, paused other" drain.sql 1 0.315
+sql "SELECT jobs.resume('other.%')" >/dev/null
+ceiling
+sql "SELECT jobs.set_limit('bench.%', i_max_running => 1000)" >/dev/null
+drain "drain 1+ack, limit 1000" drain.sql 1 0.315
+sql "SELECT jobs.set_limit('bench.%')" >/dev/null
+ceiling
+CONTROL_NOTE=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v plain="$DRAIN_RATE" '
+    $1 ~ /^drain 1\+ack, (paused other|limit 1000)$/ {
+        printf "%s: %.0f jobs/s, %+.1f%% against the plain drain (%.0f jobs/s)\n", $1, $2, ($2 / plain - 1) * 100, plain }')
+
+# 8. latency: one producer at 100 jobs/s, one idle consumer waiting in the
 #    server (jobs.consume with i_wait), polling every 100 ms, or woken by
 #    LISTEN/NOTIFY; publish-commit to claim, on one clock (bench/latency.py).
 echo "  latency: bench/latency.py ($DURATION s per mode)" >&2
@@ -225,4 +243,7 @@ LATENCY=$(/usr/bin/python3 bench/latency.py --rate 100 --seconds "$DURATION") ||
     echo "latency, publish commit -> claim: 1 producer at 100 jobs/s, 1 idle consumer ($DURATION s each)"
     echo "$LATENCY"
     echo "target (jobs.consume with i_wait): p50 <= 0.5 ms, p99 <= 2 ms"
+    echo
+    echo "topic controls, against the plain drain of the same run (target: within 10%):"
+    echo "$CONTROL_NOTE"
 } | tee "$RESULTS/latest.txt"

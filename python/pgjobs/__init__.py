@@ -9,16 +9,19 @@ Run jobs with the ``jobs-worker`` command (pgjobs.worker.Worker), create or
 update the extension with ``jobs-migrate``.
 """
 
-from .client import Job, ack, consume, nack, publish, publish_bulk, resolve_task, run
+from .client import (Job, ack, cancel, consume, nack, progress, publish, publish_bulk, release,
+                     resolve_task, retry, run, touch)
 from .errors import (ConnectionLost, DatabaseError, ExtensionMissing, ExtensionNotAvailable,
-                     InvalidArgument, JobError, JobNotFound, JobNotRunning, LeaseExpired,
+                     InvalidArgument, JobCancelled, JobError, JobNotFound, JobNotRunning,
+                     LeaseExpired,
                      PermissionDenied, PgJobsError, TaskError, TaskNotAllowed, TaskNotFound)
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "Job", "ack", "consume", "nack", "publish", "publish_bulk", "resolve_task", "run",
-    "PgJobsError", "JobError", "JobNotFound", "JobNotRunning", "LeaseExpired",
+    "release", "touch", "progress", "cancel", "retry",
+    "PgJobsError", "JobError", "JobNotFound", "JobNotRunning", "LeaseExpired", "JobCancelled",
     "InvalidArgument", "ExtensionMissing", "ExtensionNotAvailable", "PermissionDenied",
     "ConnectionLost", "DatabaseError", "TaskError", "TaskNotAllowed", "TaskNotFound",
 ]

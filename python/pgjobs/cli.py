@@ -2,6 +2,7 @@
 
     jobs-migrate DSN
     jobs-worker DSN --tasks PKG [--tasks PKG2] [--concurrency N] [--topic PATTERN] [--burst]
+                [--metrics-port PORT [--metrics-host HOST]]
 
 Also ``python3 -m pgjobs.cli migrate|worker ...`` and ``python3 -m pgjobs.worker ...``.
 """
@@ -105,6 +106,13 @@ def _positive_int(text):
     return n
 
 
+def _port(text):
+    n = int(text)
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return n
+
+
 def _seconds(text):
     x = float(text)
     if x < 0:
@@ -132,12 +140,18 @@ SIGINT/SIGTERM: stop claiming, let running jobs finish within --grace
 seconds, give back the rest (ready again at once). A second signal gives
 them back immediately. Lost connections are retried with backoff.
 
-Idle workers poll (50 ms to 1 s); they do not use the blocking consume yet.
+An idle worker with one claim pattern waits in the server with the blocking
+consume; with several it polls (50 ms to 1 s).
+
+Totals are logged every --stats-interval seconds and at exit. With
+--metrics-port the same counters are served for Prometheus at
+http://HOST:PORT/metrics (text format 0.0.4); off by default.
 
 examples:
   jobs-worker postgresql://worker@db/app --tasks myapp --concurrency 32
   jobs-worker postgresql://worker@db/app --tasks myapp --topic 'myapp.mail.%'
   jobs-worker postgresql://worker@db/app --tasks myapp --burst   # cron / k8s Job
+  jobs-worker postgresql://worker@db/app --tasks myapp --metrics-port 9464
 """)
     p.add_argument("dsn", metavar="DSN", help=_DSN_HELP)
     p.add_argument("--tasks", metavar="PKG", action="append", default=[], required=True,
@@ -153,6 +167,12 @@ examples:
                    help="at shutdown, how long running jobs may take to finish (default: 30)")
     p.add_argument("--stats-interval", metavar="SECONDS", type=_seconds, default=60.0,
                    help="log totals this often (default: 60)")
+    p.add_argument("--metrics-port", metavar="PORT", type=_port,
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off; "
+                        "0 picks a free port, logged at start)")
+    p.add_argument("--metrics-host", metavar="HOST",
+                   help="address the metrics endpoint listens on (default: 127.0.0.1; "
+                        "0.0.0.0 or :: for every interface); needs --metrics-port")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
     return p
@@ -164,11 +184,15 @@ def worker_main(argv=None, prog="jobs-worker"):
 
     parser = _worker_parser(prog)
     args = parser.parse_args(argv)
+    if args.metrics_host is not None and args.metrics_port is None:
+        parser.error("--metrics-host needs --metrics-port")
     _setup_logging(args.log_level)
     try:
         worker = Worker(args.dsn, args.tasks, concurrency=args.concurrency, topic=args.topic,
                         burst=args.burst, grace=args.grace,
-                        stats_interval=args.stats_interval or 60.0)
+                        stats_interval=args.stats_interval or 60.0,
+                        metrics_port=args.metrics_port,
+                        metrics_host=args.metrics_host or "127.0.0.1")
     except ValueError as exc:
         parser.error(str(exc))
     # Task modules are also looked up in the current directory (last, so

@@ -253,6 +253,43 @@ async def nack(conn, job_id, error, schedule_at=None, attempt=None):
             await conn.execute(QUERIES["nack"], _job_id(job_id), error, _when(schedule_at), attempt)
 
 
+async def release(conn, job_id, attempt=None):
+    """Gives a running job back, ready again at once, without spending an
+    attempt (pgjobs 1.1).  Errors as for ack."""
+    with errors.wrap():
+        await conn.execute(QUERIES["release"], _job_id(job_id), attempt)
+
+
+async def touch(conn, job_id, extend=None, attempt=None):
+    """Extends a running job's lease to now + ``extend`` seconds (default:
+    its timeout) and returns the new end of the lease (pgjobs 1.1).  Raises
+    JobCancelled when the job's cancellation was requested, else as ack."""
+    with errors.wrap():
+        return await conn.fetchval(QUERIES["touch"], _job_id(job_id),
+                                   None if extend is None else float(extend), attempt)
+
+
+async def progress(conn, job_id, fraction, note=None, attempt=None):
+    """Records how far a running job has got, 0 to 1, with an optional note
+    (pgjobs 1.1).  Errors as for touch."""
+    with errors.wrap():
+        await conn.execute(QUERIES["progress"], _job_id(job_id), float(fraction), note, attempt)
+
+
+async def cancel(conn, job_id, reason=None):
+    """Cancels a pending job ("cancelled") or asks a running one to stop
+    ("cancelling") (pgjobs 1.1)."""
+    with errors.wrap():
+        return await conn.fetchval(QUERIES["cancel"], _job_id(job_id), reason)
+
+
+async def retry(conn, job_id):
+    """Puts a failed or cancelled job back in the queue with fresh attempts
+    (pgjobs 1.1)."""
+    with errors.wrap():
+        return await conn.fetchval(QUERIES["retry"], _job_id(job_id))
+
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 

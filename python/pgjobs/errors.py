@@ -8,7 +8,8 @@ the server keep the driver's exception as ``__cause__`` and its SQLSTATE as
     ├── JobError              an ack or nack that could not count
     │   ├── JobNotFound       PJ001  no job has that id
     │   ├── JobNotRunning     PJ002  pending, or already finished
-    │   └── LeaseExpired      PJ003  lease lapsed, or not the current claim
+    │   ├── LeaseExpired      PJ003  lease lapsed, or not the current claim
+    │   └── JobCancelled      PJ004  jobs.cancel asked the running job to stop
     ├── InvalidArgument       class 22 (NULL where a value is needed, out of range, too long)
     ├── ExtensionMissing      the database has no pgjobs extension: run jobs-migrate
     ├── ExtensionNotAvailable the server has no pgjobs extension files
@@ -25,7 +26,7 @@ import contextlib
 import asyncpg
 
 __all__ = [
-    "PgJobsError", "JobError", "JobNotFound", "JobNotRunning", "LeaseExpired",
+    "PgJobsError", "JobError", "JobNotFound", "JobNotRunning", "LeaseExpired", "JobCancelled",
     "InvalidArgument", "ExtensionMissing", "ExtensionNotAvailable",
     "PermissionDenied", "ConnectionLost", "DatabaseError",
     "TaskError", "TaskNotAllowed", "TaskNotFound", "wrap", "from_driver",
@@ -56,6 +57,10 @@ class JobNotRunning(JobError):
 
 class LeaseExpired(JobError):
     """PJ003: the claim's lease lapsed, or the attempt is not the current claim."""
+
+
+class JobCancelled(JobError):
+    """PJ004: jobs.cancel asked the running job to stop; nack it to finish it as cancelled."""
 
 
 class InvalidArgument(PgJobsError, ValueError):
@@ -98,6 +103,7 @@ _BY_SQLSTATE = {
     "PJ001": JobNotFound,
     "PJ002": JobNotRunning,
     "PJ003": LeaseExpired,
+    "PJ004": JobCancelled,
     "42501": PermissionDenied,
     "3F000": ExtensionMissing,      # invalid_schema_name: no schema "jobs"
     "42883": ExtensionMissing,      # undefined_function: jobs.* missing

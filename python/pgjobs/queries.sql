@@ -59,6 +59,26 @@ SELECT jobs.nack($1::bigint, $2::text, $3::timestamptz, $4::integer);
 -- Fails the current attempt and makes the job ready again at once (server clock).
 SELECT jobs.nack($1::bigint, $2::text, pg_catalog.clock_timestamp(), $3::integer);
 
+-- release --
+-- Gives a running job back, ready at once, without spending an attempt (pgjobs 1.1).
+SELECT jobs.release($1::bigint, NULL::timestamptz, $2::integer);
+
+-- touch --
+-- Extends a running job's lease to now + $2 seconds (NULL: its timeout) (pgjobs 1.1).
+SELECT jobs.touch($1::bigint, $2::float8::numeric, $3::integer);
+
+-- progress --
+-- Records a running job's progress, 0 to 1, and a note (pgjobs 1.1).
+SELECT jobs.progress($1::bigint, $2::float8, $3::text, $4::integer);
+
+-- cancel --
+-- Cancels a pending job, or asks a running one to stop (pgjobs 1.1).
+SELECT jobs.cancel($1::bigint, $2::text);
+
+-- retry --
+-- Puts a failed or cancelled job back in the queue (pgjobs 1.1).
+SELECT jobs.retry($1::bigint);
+
 -- running_job --
 -- One running job by id, shaped like a consume row (for run(conn, job_id)).
 SELECT job_id, task, body::text AS body, attempts AS attempt, max_retries, priority,

@@ -31,9 +31,10 @@ How it works:
   Acks and nacks pass the attempt the claim returned, so a lapsed lease is
   reported (LeaseExpired) instead of ending another worker's claim.
 - SIGINT/SIGTERM: stop claiming, wait up to ``grace`` seconds for the jobs
-  in flight, then cancel the rest and give them back with a nack scheduled
-  now (this counts as an attempt: the extension has no "release").  A
-  second signal skips the rest of the grace period.
+  in flight, then cancel the rest and give them back with jobs.release
+  (ready at once, no attempt spent; on a pgjobs 1.0 server, a nack
+  scheduled now, which counts as an attempt).  A second signal skips the
+  rest of the grace period.
 - Connection failures (server restart, network) are retried with backoff;
   the claim loop reconnects by itself.  An ack or nack that fails for lack
   of a connection is retried until the job's lease ends; if it still cannot
@@ -41,6 +42,10 @@ How it works:
   lapses), never dropped silently.
 - One log line per job (id, task, attempt, duration, outcome) and totals
   every ``stats_interval`` seconds and at exit.
+- Every count lives in one place, a metrics.WorkerMetrics: the totals lines
+  are its sums, and with ``metrics_port`` (``--metrics-port``) the worker
+  serves it at ``http://metrics_host:metrics_port/metrics`` in the
+  Prometheus text format, from its own asyncio loop.
 """
 
 import asyncio
@@ -58,7 +63,7 @@ import traceback
 
 import asyncpg
 
-from . import client, errors
+from . import client, errors, metrics
 from .queries import QUERIES
 
 __all__ = ["Worker", "claim_patterns"]
@@ -108,14 +113,17 @@ def claim_patterns(tasks, topic=None):
 class _Conns:
     """A small connection pool: connections are made on demand, up to
     ``size``; one that failed, was cancelled mid-statement or is left in a
-    transaction is discarded, so the next acquire reconnects."""
+    transaction is discarded, so the next acquire reconnects.  A connection
+    opened to replace a lost one calls ``on_reconnect``."""
 
-    def __init__(self, dsn, size, connect_kwargs):
+    def __init__(self, dsn, size, connect_kwargs, on_reconnect=None):
         self._dsn = dsn
         self._kwargs = connect_kwargs
         self._idle = []
         self._sem = asyncio.Semaphore(size)
         self._all = set()
+        self._on_reconnect = on_reconnect
+        self._lost = 0                  # connections found broken, not yet replaced
 
     @contextlib.asynccontextmanager
     async def acquire(self):
@@ -125,16 +133,24 @@ class _Conns:
                 con = self._idle.pop()
                 if not con.is_closed():
                     break
+                self._all.discard(con)
+                self._lost += 1
                 con = None
             if con is None:
                 with errors.wrap():
                     con = await asyncpg.connect(self._dsn, **self._kwargs)
                 self._all.add(con)
+                if self._lost:
+                    self._lost -= 1
+                    if self._on_reconnect is not None:
+                        self._on_reconnect()
             keep = False
+            broken = False
             try:
                 yield con
                 keep = True
             except errors.ConnectionLost:
+                broken = True
                 raise
             except errors.PgJobsError:
                 keep = True             # a statement error: the connection is fine
@@ -143,6 +159,8 @@ class _Conns:
                 if keep and not con.is_closed() and not con.is_in_transaction():
                     self._idle.append(con)
                 else:
+                    if broken or con.is_closed():
+                        self._lost += 1     # its replacement counts as a reconnect
                     self._all.discard(con)
                     con.terminate()
 
@@ -187,15 +205,24 @@ class Worker:
     job is ready and none is in flight), ``grace`` (seconds to let jobs
     finish at shutdown), ``stats_interval`` (seconds between totals lines),
     ``poll_min``/``poll_max`` (the idle polling sleep), ``connect_kwargs``
-    (passed to asyncpg.connect).
+    (passed to asyncpg.connect), ``metrics_port`` (serve the counters for
+    Prometheus at http://metrics_host:metrics_port/metrics; None, the
+    default, serves nothing; 0 picks a free port, see metrics_address) and
+    ``metrics_host`` (default 127.0.0.1).
+
+    ``metrics`` (a metrics.WorkerMetrics) holds every count; ``totals`` sums
+    it as the totals lines print it.
     """
 
     def __init__(self, dsn, tasks, *, concurrency=10, topic=None, burst=False, grace=30.0,
-                 stats_interval=60.0, poll_min=0.05, poll_max=1.0, connect_kwargs=None):
+                 stats_interval=60.0, poll_min=0.05, poll_max=1.0, connect_kwargs=None,
+                 metrics_port=None, metrics_host="127.0.0.1"):
         tasks = list(tasks or [])
         self.patterns = claim_patterns(tasks, topic)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if metrics_port is not None and not 0 <= metrics_port <= 65535:
+            raise ValueError("metrics_port must be between 0 and 65535")
         self.dsn = dsn
         self.tasks = tasks
         self.concurrency = concurrency
@@ -207,15 +234,33 @@ class Worker:
         kwargs = {"timeout": 10, "server_settings": {"application_name": "jobs-worker"}}
         kwargs.update(connect_kwargs or {})
         self.connect_kwargs = kwargs
-        self.totals = collections.Counter()
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
         self.stuck_threads = 0
         self._in_flight = set()
+        self.metrics = metrics.WorkerMetrics(concurrency, lambda: len(self._in_flight))
+        self._metrics_server = None
         self._stopping = False
         self._hurry = False
+        self._release_missing = False   # a 1.0 server has no jobs.release
         self._wake = None
         self._conns = None
         self._executor = None
         self._turn = 0
+
+    @property
+    def totals(self):
+        """The figures of the totals lines (claimed, succeeded, failed,
+        timed_out, given_back, refused, not_recorded, errors, reconnects),
+        summed from ``metrics``: a snapshot, not a tally of its own."""
+        return collections.Counter(self.metrics.totals())
+
+    @property
+    def metrics_address(self):
+        """(host, port) the metrics endpoint listens on, or None."""
+        if self._metrics_server is None or not self._metrics_server.sockets:
+            return None
+        return self._metrics_server.sockets[0].getsockname()[:2]
 
     # -- control -----------------------------------------------------------
 
@@ -249,10 +294,15 @@ class Worker:
 
     async def run(self, install_signals=True):
         """Runs until stopped (or, in burst mode, until the queue is drained).
-        Returns the exit status: 0, or 1 when the database cannot be used."""
+        Returns the exit status: 0, or 1 when the database cannot be used or
+        the metrics address cannot be bound."""
         loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._conns = _Conns(self.dsn, min(self.concurrency, 16) + 1, self.connect_kwargs)
+        self.metrics.start_time.set(time.time())
+        if self.metrics_port is not None and not await self._start_metrics():
+            return 1
+        self._conns = _Conns(self.dsn, min(self.concurrency, 16) + 1, self.connect_kwargs,
+                             on_reconnect=self.metrics.reconnects.inc)
         self._executor = _CountingExecutor(self.concurrency)
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -272,8 +322,27 @@ class Worker:
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+            await self._stop_metrics()
             self._log_totals("final totals")
         return status
+
+    async def _start_metrics(self):
+        """Starts the metrics endpoint; False (logged) if the address cannot be bound."""
+        try:
+            self._metrics_server = await metrics.serve(
+                self.metrics.registry.render, self.metrics_host, self.metrics_port)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s port %d: %s",
+                      self.metrics_host, self.metrics_port, exc)
+            return False
+        for sock in self._metrics_server.sockets:
+            host, port = sock.getsockname()[:2]
+            log.info("metrics at http://%s:%d/metrics", f"[{host}]" if ":" in host else host, port)
+        return True
+
+    async def _stop_metrics(self):
+        if self._metrics_server is not None:
+            await self._metrics_server.close()
 
     async def _check(self):
         """Waits for the database and checks it has the extension."""
@@ -281,9 +350,13 @@ class Worker:
         started = time.monotonic()
         while not self._stopping:
             try:
-                async with self._conns.acquire() as con:
-                    with errors.wrap():
-                        version = await con.fetchval(QUERIES["extension_version"])
+                try:
+                    async with self._conns.acquire() as con:
+                        with errors.wrap():
+                            version = await con.fetchval(QUERIES["extension_version"])
+                except errors.PgJobsError as exc:
+                    self._count_error("check", exc)
+                    raise
                 if version is None:
                     log.error("the database has no pgjobs extension: run jobs-migrate DSN first")
                     return 1
@@ -363,23 +436,32 @@ class Worker:
         """Claims up to ``room`` jobs, pattern by pattern (rotating the first);
         with ``wait`` (one pattern only), waits up to that many seconds in the
         server for a job to be ready."""
-        if wait:
-            async with self._conns.acquire() as con:
-                jobs = await client.consume(con, room, self.patterns[0], wait=wait)
-            self.totals["claimed"] += len(jobs)
-            return jobs
         jobs = []
-        n = len(self.patterns)
-        order = [self.patterns[(self._turn + i) % n] for i in range(n)]
-        self._turn += 1
-        async with self._conns.acquire() as con:
-            for pattern in order:
-                want = room - len(jobs)
-                if want <= 0:
-                    break
-                jobs += await client._consume_once(con, want, pattern)
-        self.totals["claimed"] += len(jobs)
+        try:
+            if wait:
+                async with self._conns.acquire() as con:
+                    jobs = await client.consume(con, room, self.patterns[0], wait=wait)
+                self.metrics.claims.inc()
+            else:
+                n = len(self.patterns)
+                order = [self.patterns[(self._turn + i) % n] for i in range(n)]
+                self._turn += 1
+                async with self._conns.acquire() as con:
+                    for pattern in order:
+                        want = room - len(jobs)
+                        if want <= 0:
+                            break
+                        jobs += await client._consume_once(con, want, pattern)
+                        self.metrics.claims.inc()
+        except errors.PgJobsError as exc:
+            self._count_error("claim", exc)
+            raise
+        for job in jobs:
+            self.metrics.claimed.inc(task=job.task)
         return jobs
+
+    def _count_error(self, operation, exc):
+        self.metrics.errors.inc(operation=operation, error=type(exc).__name__)
 
     def _start(self, job):
         task = asyncio.create_task(self._execute(job), name=f"pgjobs-job-{job.job_id}")
@@ -390,6 +472,7 @@ class Worker:
         self._in_flight.discard(task)
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
+            self._count_error("internal", task.exception())
             log.error("internal error in a job task", exc_info=task.exception())
 
     # -- one job ---------------------------------------------------------------
@@ -434,7 +517,16 @@ class Worker:
                         error = f"the task's return value is not JSON: {exc}"
         duration = time.monotonic() - started
         note = await self._report(job, outcome, result_json, error)
-        self.totals[outcome.replace(" ", "_")] += 1
+        m = self.metrics
+        if outcome == "succeeded":
+            m.succeeded.inc(task=job.task)
+        else:
+            # a failed attempt ends the job when no retry is left
+            # (jobs.nack retries while attempts <= max_retries)
+            m.nacked.inc(task=job.task, outcome=outcome.replace(" ", "_"),
+                         final="true" if job.attempt > job.max_retries else "false")
+        if outcome in ("succeeded", "failed", "timed out"):
+            m.duration.observe(duration, task=job.task)
         log.info("job %d task=%s attempt=%d duration=%.3fs outcome=%s%s",
                  job.job_id, job.task, job.attempt, duration, outcome,
                  f" ({note})" if note else "")
@@ -442,31 +534,44 @@ class Worker:
     async def _report(self, job, outcome, result_json, error):
         """Acks or nacks the job, retrying while the connection is down and
         the lease holds.  Returns None, or a note when the outcome was not
-        recorded (the note is also logged as a warning or an error)."""
+        recorded (the note is also logged as a warning or an error).  Every
+        failed try counts in the errors metric, every outcome not recorded
+        in the not-recorded one."""
         lease_end = job.claimed_at + job.timeout
         delay = 0.1
         retried = False
+        operation = "ack" if outcome == "succeeded" else "nack"
         while True:
             try:
-                async with self._conns.acquire() as con:
-                    if outcome == "succeeded":
-                        await client.ack_json(con, job.job_id, result_json, attempt=job.attempt)
-                    elif outcome in ("given back", "refused"):
-                        await client.nack(con, job.job_id, error, schedule_at="now",
-                                          attempt=job.attempt)
-                    else:
-                        await client.nack(con, job.job_id, error, attempt=job.attempt)
+                try:
+                    async with self._conns.acquire() as con:
+                        if outcome == "succeeded":
+                            await client.ack_json(con, job.job_id, result_json,
+                                                  attempt=job.attempt)
+                        elif outcome == "given back":
+                            await self._give_back(con, job, error)
+                        elif outcome == "refused":
+                            await client.nack(con, job.job_id, error, schedule_at="now",
+                                              attempt=job.attempt)
+                        else:
+                            await client.nack(con, job.job_id, error, attempt=job.attempt)
+                except errors.PgJobsError as exc:
+                    self._count_error(operation, exc)
+                    raise
                 return None
             except errors.ConnectionLost as exc:
                 if time.monotonic() + delay < lease_end and not self._hurry:
                     retried = True
                     log.warning("job %d: connection lost reporting %s (%s); retrying in %.1fs",
                                 job.job_id, outcome, exc, delay)
-                    await asyncio.sleep(delay)
+                    try:
+                        await asyncio.sleep(delay)
+                    except asyncio.CancelledError:
+                        return self._stopped_reporting(job, outcome)
                     delay = min(delay * 2, 5.0)
                     continue
                 note = f"{outcome} NOT RECORDED: connection lost ({exc}); the job runs again when its lease lapses"
-                self.totals["lost"] += 1
+                self.metrics.not_recorded.inc(task=job.task, reason="connection_lost")
                 log.error("job %d: %s", job.job_id, note)
                 return note
             except errors.JobNotRunning as exc:
@@ -475,18 +580,42 @@ class Worker:
                     log.warning("job %d: %s", job.job_id, note)
                     return note
                 note = f"{outcome} not recorded: {exc}"
+                reason = "job_not_running"
             except errors.LeaseExpired as exc:
                 note = f"{outcome} not recorded, the lease lapsed: {exc}"
+                reason = "lease_expired"
+            except errors.JobNotFound as exc:
+                note = f"{outcome} not recorded: {exc}"
+                reason = "job_not_found"
             except errors.PgJobsError as exc:
                 note = f"{outcome} not recorded: {exc}"
+                reason = "database_error"
             except asyncio.CancelledError:
-                note = f"{outcome} NOT RECORDED: the worker was stopped while reporting it"
-                self.totals["lost"] += 1
-                log.error("job %d: %s", job.job_id, note)
-                return note
-            self.totals["lost"] += 1
+                return self._stopped_reporting(job, outcome)
+            self.metrics.not_recorded.inc(task=job.task, reason=reason)
             log.warning("job %d: %s", job.job_id, note)
             return note
+
+    async def _give_back(self, con, job, error):
+        """Gives a job the shutdown kept from running back to the queue:
+        jobs.release (pgjobs 1.1) spends no attempt, so a job without retries
+        left runs later instead of failing; a 1.0 server gets a nack that
+        makes it ready at once."""
+        if self._release_missing:
+            await client.nack(con, job.job_id, error, schedule_at="now", attempt=job.attempt)
+            return
+        try:
+            await client.release(con, job.job_id, attempt=job.attempt)
+        except errors.ExtensionMissing:
+            self._release_missing = True
+            await client.nack(con, job.job_id, error, schedule_at="now", attempt=job.attempt)
+
+    def _stopped_reporting(self, job, outcome):
+        """Counts and logs an outcome the shutdown kept from being reported; returns the note."""
+        note = f"{outcome} NOT RECORDED: the worker was stopped while reporting it"
+        self.metrics.not_recorded.inc(task=job.task, reason="stopped")
+        log.error("job %d: %s", job.job_id, note)
+        return note
 
     # -- shutdown and totals ---------------------------------------------------------
 
@@ -518,10 +647,11 @@ class Worker:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _log_totals(self, label="totals"):
-        t = self.totals
+        t = self.metrics.totals()
         log.info("%s: claimed=%d succeeded=%d failed=%d timed_out=%d given_back=%d refused=%d "
-                 "not_recorded=%d in_flight=%d", label, t["claimed"], t["succeeded"], t["failed"],
-                 t["timed_out"], t["given_back"], t["refused"], t["lost"], len(self._in_flight))
+                 "not_recorded=%d in_flight=%d errors=%d reconnects=%d", label, t["claimed"],
+                 t["succeeded"], t["failed"], t["timed_out"], t["given_back"], t["refused"],
+                 t["not_recorded"], len(self._in_flight), t["errors"], t["reconnects"])
 
     async def _stats(self):
         while True:

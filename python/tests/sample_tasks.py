@@ -49,3 +49,17 @@ def touch(path):
 
 def noop():
     return None
+
+
+GATES = {}
+
+
+def gate(name):
+    """The asyncio.Event that wait_gate(name) waits for; a test sets it."""
+    return GATES.setdefault(name, asyncio.Event())
+
+
+async def wait_gate(name, value=None):
+    """Runs until the test opens gate ``name`` (in-process workers only)."""
+    await gate(name).wait()
+    return value

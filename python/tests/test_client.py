@@ -170,3 +170,43 @@ async def test_no_extension_is_reported(database):
             await pgjobs.consume(c, 1)
     finally:
         await c.close()
+
+
+async def test_leases_progress_release(conn):
+    j = await pgjobs.publish(conn, "tests.sample_tasks.noop", timeout=5, max_retries=0)
+    [job] = await pgjobs.consume(conn, 1)
+    assert job.job_id == j
+    expires = await pgjobs.touch(conn, j, 3600, attempt=job.attempt)
+    assert expires > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=59)
+    await pgjobs.progress(conn, j, 0.5, "half", attempt=job.attempt)
+    row = await conn.fetchrow("SELECT progress, progress_note FROM jobs.running WHERE job_id = $1", j)
+    assert row["progress"] == 0.5 and row["progress_note"] == "half"
+    with pytest.raises(errors.InvalidArgument):
+        await pgjobs.progress(conn, j, 2)
+    await pgjobs.release(conn, j, attempt=job.attempt)
+    assert await conn.fetchval("SELECT attempts FROM jobs.job_queue WHERE job_id = $1 "
+                               "AND status = 'pending'", j) == 0
+    with pytest.raises(errors.JobNotRunning):
+        await pgjobs.touch(conn, j)
+
+
+async def test_cancel_and_retry(conn):
+    pending = await pgjobs.publish(conn, "tests.sample_tasks.noop")
+    assert await pgjobs.cancel(conn, pending, "not needed") == "cancelled"
+    running = await pgjobs.publish(conn, "tests.sample_tasks.noop")
+    [job] = await pgjobs.consume(conn, 1)
+    assert job.job_id == running
+    assert await pgjobs.cancel(conn, running) == "cancelling"
+    with pytest.raises(errors.JobCancelled) as info:
+        await pgjobs.touch(conn, running, attempt=job.attempt)
+    assert info.value.sqlstate == "PJ004"
+    with pytest.raises(errors.JobCancelled):
+        await pgjobs.ack(conn, running, attempt=job.attempt)
+    await pgjobs.nack(conn, running, "stopped", attempt=job.attempt)
+    assert await conn.fetchval("SELECT status::text FROM jobs.job WHERE job_id = $1",
+                               running) == "cancelled"
+    assert await pgjobs.retry(conn, running) == running
+    assert await conn.fetchval("SELECT status::text FROM jobs.job_queue WHERE job_id = $1",
+                               running) == "pending"
+    with pytest.raises(errors.JobNotRunning):
+        await pgjobs.cancel(conn, pending)
