@@ -1351,7 +1351,11 @@ DECLARE
     v_zone text := COALESCE(i_time_zone, pg_catalog.current_setting('TimeZone'));
     v_next timestamptz;
 BEGIN
-    IF i_name IS NULL OR pg_catalog.length(i_name) OPERATOR(pg_catalog.=) 0
+    IF i_name IS NULL THEN
+        RAISE EXCEPTION 'schedule name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.length(i_name) OPERATOR(pg_catalog.=) 0
        OR pg_catalog.length(i_name) OPERATOR(pg_catalog.>) 200 THEN
         RAISE EXCEPTION 'schedule name must be 1 to 200 characters'
             USING ERRCODE = 'invalid_parameter_value';
