@@ -52,6 +52,9 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 .PHONY: prove_installcheck pgtap_installcheck
 
 # TAP tests (test/t/*.pl) start clusters of their own.
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -I test/t
+
 prove_installcheck:
 	$(prove_installcheck)
 
