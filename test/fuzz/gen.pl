@@ -16,7 +16,8 @@
 # "name<TAB>argument types, comma-separated<TAB>number of defaults".  Each
 # gets generic calls with random arguments of its argument types, so that a
 # function added later is fuzzed without changes here; the functions known
-# below also get calls written for their meaning.  SETTINGS lists the
+# below also get calls written for their meaning (those of pgjobs 1.1 when
+# the installed extension has them).  SETTINGS lists the
 # pgjobs.* settings as pg_settings shows them: "name<TAB>vartype<TAB>min<TAB>
 # max<TAB>enum values, comma-separated"; each gets SETs of valid, boundary
 # and wrong values.
@@ -54,6 +55,8 @@ while (<$fh>)
 close $fh;
 my %nargs;
 $nargs{ $_->{name} } = scalar @{ $_->{types} } for @sigs;
+# pgjobs 1.1's job control, if the installed extension has it
+my $v11 = exists $nargs{'jobs.ack_batch'};
 
 # ---------------------------------------------------------------------------
 # Random choices
@@ -292,10 +295,176 @@ sub value_of_type
 	elsif ($t eq 'text' || $t =~ /^character varying/) { $v = text_value(); }
 	elsif ($t eq 'boolean') { $v = bool_value(); }
 	elsif ($t eq 'jobs.bulk_job[]') { $v = bulk_array(); }
-	elsif ($t eq 'double precision' || $t eq 'real') { $v = pick('NULL', '0', '-1', "'NaN'", "'Infinity'", '1e308', '0.5'); }
+	elsif ($t eq 'bigint[]') { $v = ids_array(); }
+	elsif ($t eq 'integer[]') { $v = attempts_array(); }
+	elsif ($t eq 'jsonb[]') { $v = results_array(); }
+	elsif ($t eq 'double precision' || $t eq 'real') { $v = float8_value(); }
 	elsif ($t eq 'smallint') { $v = pick('NULL', '0', '-1', '32767', '-32768', '1'); }
 	else { $v = 'NULL'; }
 	return "($v)::$t";
+}
+
+sub float8_value
+{
+	return weighted(
+		[ 20, 'NULL' ],
+		[ 30, sub { pick('0', '1', '0.5', '0.25', '1e-6', '0.999999') } ],
+		[ 30, sub { pick('-1', "'NaN'", "'Infinity'", "'-Infinity'", '1e308', '-0',
+						 '1.0000000001', '-1e-300', '1e-300', '5e-324', '1e6', '1000000.0001',
+						 '2147483647.5', '-2147483649') } ],
+		[ 10, sub { sprintf('%.4f', rand(3) - 1) } ]);
+}
+
+# ---------------------------------------------------------------------------
+# 1.1: arrays for the batch calls, keys, cron expressions, time zones
+# ---------------------------------------------------------------------------
+
+# The running jobs a batch names, as a subquery over the queue; the same
+# $k and $n give parallel arrays of ids, attempts and results.
+sub running_batch
+{
+	my ($column, $k, $n) = @_;
+	return "(SELECT pg_catalog.array_agg($column ORDER BY job_id) FROM (SELECT * FROM jobs.job_queue"
+		. " WHERE status = 'running' ORDER BY job_id LIMIT $n OFFSET $k) s)";
+}
+
+sub ids_array
+{
+	my ($k, $n) = (between(0, 3), pick(1, 2, 3, 5, 20));
+	return weighted(
+		[ 40, sub { running_batch('job_id', $k, $n) } ],
+		[ 5, sub { "(SELECT pg_catalog.array_agg(job_id) FROM jobs.job_queue WHERE status = 'pending')" } ],
+		[ 5, sub { "(SELECT pg_catalog.array_agg(job_id) FROM (SELECT job_id FROM jobs.job ORDER BY job_id DESC LIMIT 3) s)" } ],
+		[ 5, sub { 'ARRAY[' . join(', ', map { int8_value() } 1 .. pick(1, 2, 3)) . ']::bigint[]' } ],
+		[ 20, sub { pick("NULL::bigint[]", "'{}'::bigint[]", "ARRAY[NULL]::bigint[]", "'{1,NULL,2}'::bigint[]",
+						 "'{{1,2},{3,4}}'::bigint[]", "'{{{1}}}'::bigint[]", "'[0:1]={1,2}'::bigint[]",
+						 "'[-2147483648:-2147483647]={1,2}'::bigint[]", "'[2147483647:2147483647]={1}'::bigint[]",
+						 "'{9223372036854775807,-9223372036854775808,0,-1}'::bigint[]",
+						 "pg_catalog.array_fill(1::bigint, ARRAY[100000])",
+						 "pg_catalog.array_fill(1::bigint, ARRAY[100001])",
+						 "pg_catalog.array_fill(1::bigint, ARRAY[0])",
+						 "(SELECT pg_catalog.array_agg(g) FROM pg_catalog.generate_series(1::bigint, 5000) g)",
+						 "(ARRAY[1]::bigint[])[2:1]", "'not an array'::bigint[]", "ARRAY['x']::bigint[]") } ],
+		[ 5, sub { my $b = running_batch('job_id', $k, $n); "($b || $b)" } ]);    # duplicates
+}
+
+sub attempts_array
+{
+	my ($k, $n) = @_;
+	($k, $n) = (between(0, 3), pick(1, 2, 3, 5, 20)) unless defined $n;
+	return weighted(
+		[ 30, 'NULL' ],
+		[ 30, sub { running_batch('attempts', $k, $n) } ],
+		[ 10, sub { running_batch('attempts + ' . pick(1, -1, 1000), $k, $n) } ],
+		[ 20, sub { pick("'{}'::integer[]", "ARRAY[NULL]::integer[]", "'{1,NULL}'::integer[]", "'{0}'::integer[]",
+						 "'{-1,-2147483648}'::integer[]", "'{2147483647}'::integer[]", "'{{1},{1}}'::integer[]",
+						 "'[5:6]={1,1}'::integer[]", "pg_catalog.array_fill(1, ARRAY[100001])",
+						 "pg_catalog.array_fill(NULL::integer, ARRAY[3])") } ],
+		[ 10, sub { 'ARRAY[' . join(', ', map { int4_value() } 1 .. pick(1, 2, 3)) . ']::integer[]' } ]);
+}
+
+sub results_array
+{
+	my ($k, $n) = @_;
+	($k, $n) = (between(0, 3), pick(1, 2, 3, 5, 20)) unless defined $n;
+	return weighted(
+		[ 30, 'NULL' ],
+		[ 30, sub { running_batch('pg_catalog.to_jsonb(task)', $k, $n) } ],
+		[ 5, sub { running_batch('NULL::jsonb', $k, $n) } ],
+		[ 20, sub { pick("'{}'::jsonb[]", "ARRAY[NULL]::jsonb[]", "ARRAY['{}', NULL]::jsonb[]",
+						 "ARRAY[ARRAY['1'], ARRAY['2']]::jsonb[]", "'[3:3]={1}'::jsonb[]",
+						 "ARRAY['{\"a\":']::jsonb[]",
+						 "pg_catalog.array_fill('{}'::jsonb, ARRAY[100001])") } ],
+		[ 10, sub { 'ARRAY[' . join(', ', map { jsonb_value() } 1 .. pick(1, 2, 3)) . ']::jsonb[]' } ]);
+}
+
+# A unique key: a few shared ones (so that publishes collide), and junk.
+sub unique_key_value
+{
+	return weighted(
+		[ 35, 'NULL' ],
+		[ 40, sub { quote(pick('k1', 'k2', 'k3', 'k1', 'é', '%', 'user-42')) } ],
+		[ 15, sub { pick("''", "' '", "pg_catalog.repeat('k', 1024)", "pg_catalog.repeat('k', 1025)",
+						 "pg_catalog.repeat('é', 1024)", "pg_catalog.repeat('😀', 1025)",
+						 "pg_catalog.repeat('k', 100000)", "chr(1)") } ],
+		[ 10, sub { text_value() } ]);
+}
+
+sub on_duplicate_value
+{
+	return weighted(
+		[ 50, sub { pick("'ignore'", "'replace'") } ],
+		[ 20, 'NULL' ],
+		[ 30, sub { pick("'IGNORE'", "'Replace'", "'replace '", "''", "'merge'", "'ignore' || chr(0 + 10)",
+						 "pg_catalog.repeat('replace', 1000)") } ]);
+}
+
+# Topic patterns the controls act on: mostly ones that cover the fuzz's
+# tasks, so that pauses and limits change what consumers get.
+sub control_pattern_value
+{
+	return weighted(
+		[ 60, sub { quote(pick('a.%', 'a.b', 'mail.%', '%.send', 'x_y', 'x%y', 'é.%', '100%', 'a\\b',
+							   '*', 'sms.*', 'a.%.c', 'report_daily', 'ab', 'fuzz.%', 'nothing.%')) } ],
+		[ 40, sub { pattern_value() } ]);
+}
+
+my @cron_valid = (
+	'* * * * *', '*/15 * * * *', '0 * * * *', '30 2 * * *', '0 0 1 1 *', '0 0 29 2 *',
+	'0 9 * * MON-FRI', '0 0 * * 7', '0 0 * * FRI-SUN', '5,10,15 1-3/2 1,15 jan-dec/3 sun-sat',
+	'0 0 30 2 MON', '59 23 31 12 *', '@yearly', '@annually', '@monthly', '@weekly', '@daily',
+	'@midnight', '@hourly', '@HOURLY', "\t0  0\t*  *  *\t", '0/5 * * * *', '7/7 * * * 7',
+	'30 1 * * *', '0,30 0-3 * 3,10 SUN', '* * 31 * *');
+my @cron_bad = (
+	'0 0 31 2 *', '0 0 30,31 2 *', '60 * * * *', '* 24 * * *', '* * 0 * *', '* * 32 * *',
+	'* * * 13 *', '* * * * 8', '*/0 * * * *', '*/61 * * * *', '5-3 * * * *', 'SAT-0 * * * *',
+	'* * * * * *', '* * * *', '*', '', ' ', '@reboot', '@daily *', '@never', '@', 'a b c d e',
+	'1,,2 * * * *', '1- * * * *', '-1 * * * *', '1/ * * * *', '*/ * * * *', '99999999999999999999 * * * *',
+	'1/99999999999999999999 * * * *', '* * * JAN-FOO *', '* * * * MONDAY', '* * * FEB-JAN *',
+	'日 * * * *', '* * * * *😀', '%', '\\', "'");
+
+sub cron_value
+{
+	return weighted(
+		[ 50, sub { quote(pick(@cron_valid)) } ],
+		[ 25, sub { quote(pick(@cron_bad)) } ],
+		[ 5, 'NULL' ],
+		[ 10, sub { pick("pg_catalog.repeat('* ', 512)", "pg_catalog.repeat('1,', 511) || '1 * * * *'",
+						 "pg_catalog.repeat('1,', 600) || '1 * * * *'", "pg_catalog.repeat('é', 2000)",
+						 "pg_catalog.repeat('*', 1025)", "'* * * * *' || chr(10)",
+						 "(pg_catalog.repeat('0', 5000) || '1 * * * *')") } ],
+		[ 10, sub { quote(join(' ', map { pick('*', '0', '1-5', '*/2', random_chars(between(1, 4))) } 1 .. between(4, 6))) } ]);
+}
+
+my @zones_valid = ('UTC', 'Europe/Berlin', 'America/New_York', 'America/St_Johns',
+				   'Australia/Lord_Howe', 'Pacific/Chatham', 'Asia/Kathmandu', 'Antarctica/Troll',
+				   'Pacific/Kiritimati', 'America/Santiago', 'Africa/Casablanca', 'Etc/GMT-14',
+				   'Etc/GMT+12', 'EST5EDT', 'posixrules', 'Europe/London', 'utc', '<+03>-3');
+
+sub time_zone_value
+{
+	return weighted(
+		[ 30, 'NULL' ],
+		[ 45, sub { quote(pick(@zones_valid)) } ],
+		[ 25, sub { pick("'Nowhere/Bogus'", "''", "' '", "'localtime'", "'XXX-99999'", "'UTC+24'",
+						 "'../../etc/passwd'", "'/etc/passwd'", "'right/UTC'", "'Europe/'",
+						 "pg_catalog.repeat('A', 255)", "pg_catalog.repeat('A', 256)",
+						 "pg_catalog.repeat('é', 200)", "'UTC' || chr(10)", "'%'", "'Europe/Berlin '",
+						 "pg_catalog.repeat('x', 100000)") } ]);
+}
+
+sub schedule_name_value
+{
+	return weighted(
+		[ 70, sub { quote(pick('s1', 's2', 's3', 'nightly', 'é')) } ],
+		[ 30, sub { pick('NULL', "''", "pg_catalog.repeat('n', 200)", "pg_catalog.repeat('n', 201)",
+						 "pg_catalog.repeat('😀', 200)", "pg_catalog.repeat('n', 100000)", "' '") } ]);
+}
+
+sub catch_up_value
+{
+	return weighted([ 60, 'NULL' ], [ 25, sub { pick("'once'", "'skip'") } ],
+					[ 15, sub { pick("'ONCE'", "''", "'always'", "'skip '") } ]);
 }
 
 # ---------------------------------------------------------------------------
@@ -400,18 +569,25 @@ sub in_context
 		[ 50, "SELECT $call" ],
 		[ 20, "SELECT * FROM $call" ],
 		[ 5, "SELECT pg_catalog.count(*) FROM (SELECT $call FROM pg_catalog.generate_series(1, 2)) s" ],
-		[ 10, "DO \$\$BEGIN PERFORM $call; END\$\$" ]);
+		# (a tag no generated value contains: random text may hold $$)
+		[ 10, "DO \$fuzz\$BEGIN PERFORM $call; END\$fuzz\$" ]);
 }
 
 sub publish_call
 {
-	return 'jobs.publish(' . call_args(
+	my @p = (
 		[ 'i_task', \&task_value, 1 ],
 		[ 'i_body', \&jsonb_value, 0 ],
 		[ 'i_scheduled_at', \&timestamptz_value, 0 ],
 		[ 'i_timeout', \&timeout_value, 0 ],
 		[ 'i_priority', \&int4_value, 0 ],
-		[ 'i_max_retries', sub { weighted([ 50, 'NULL' ], [ 50, sub { int4_value() } ]) }, 0 ]) . ')';
+		[ 'i_max_retries', sub { weighted([ 50, 'NULL' ], [ 50, sub { int4_value() } ]) }, 0 ]);
+	# 1.1: unique jobs, in a third of the calls
+	push @p, ([ 'i_unique_key', \&unique_key_value, 0 ],
+			  [ 'i_on_duplicate', \&on_duplicate_value, 0 ],
+			  [ 'i_unique_running', \&bool_value, 0 ])
+	  if ($nargs{'jobs.publish'} || 6) >= 9 && chance(0.35);
+	return 'jobs.publish(' . call_args(@p) . ')';
 }
 
 sub consume_call
@@ -462,6 +638,215 @@ sub claim_and_finish
 		[ 1, "WITH c AS (SELECT * FROM $consume) SELECT jobs.nack(job_id), jobs.ack(job_id) FROM c" ],
 		[ 1, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT pg_catalog.count(jobs.ack(job_id, NULL, attempt)) FROM c" ],
 		[ 1, "SELECT jobs.ack(c.job_id) FROM $consume c, LATERAL " . any_consume_call() . " d" ]);
+}
+
+# ---------------------------------------------------------------------------
+# Calls of the 1.1 functions
+# ---------------------------------------------------------------------------
+
+sub ack_batch_call
+{
+	my ($k, $n) = (between(0, 3), pick(1, 2, 3, 5, 20));
+	my $ids = chance(0.7) ? running_batch('job_id', $k, $n) : ids_array();
+	return 'jobs.ack_batch(' . call_args(
+		[ 'i_job_ids', sub { $ids }, 1 ],
+		[ 'i_results', sub { results_array($k, $n) }, 0 ],
+		[ 'i_attempts', sub { attempts_array($k, $n) }, 0 ]) . ')';
+}
+
+sub nack_batch_call
+{
+	my ($k, $n) = (between(0, 3), pick(1, 2, 3, 5, 20));
+	my $ids = chance(0.7) ? running_batch('job_id', $k, $n) : ids_array();
+	return 'jobs.nack_batch(' . call_args(
+		[ 'i_job_ids', sub { $ids }, 1 ],
+		[ 'i_traceback', \&text_value, 0 ],
+		[ 'i_schedule_at', \&timestamptz_value, 0 ],
+		[ 'i_attempts', sub { attempts_array($k, $n) }, 0 ]) . ')';
+}
+
+sub extend_value
+{
+	return weighted([ 30, 'NULL' ], [ 30, sub { pick('0.01', '0.05', '1', '30', '99999.99') } ],
+					[ 40, sub { numeric_value() } ]);
+}
+
+sub touch_call
+{
+	my $id = job_id_expr();
+	return 'jobs.touch(' . call_args(
+		[ 'i_job_id', sub { chance(0.85) ? $id : int8_value() }, 1 ],
+		[ 'i_extend', \&extend_value, 0 ],
+		[ 'i_attempt', sub { attempt_expr($id) }, 0 ]) . ')';
+}
+
+sub note_value
+{
+	return weighted([ 60, sub { text_value() } ],
+					[ 40, sub { pick("pg_catalog.repeat('n', 8192)", "pg_catalog.repeat('n', 8193)",
+									 "pg_catalog.repeat('é', 4096)", "pg_catalog.repeat('é', 4097)",
+									 "pg_catalog.repeat('😀', 2048)", "pg_catalog.repeat('😀', 2049)") } ]);
+}
+
+sub progress_call
+{
+	my $id = job_id_expr();
+	return 'jobs.progress(' . call_args(
+		[ 'i_job_id', sub { chance(0.85) ? $id : int8_value() }, 1 ],
+		[ 'i_progress', \&float8_value, 1 ],
+		[ 'i_note', \&note_value, 0 ],
+		[ 'i_attempt', sub { attempt_expr($id) }, 0 ]) . ')';
+}
+
+sub release_call
+{
+	my $id = job_id_expr();
+	return 'jobs.release(' . call_args(
+		[ 'i_job_id', sub { chance(0.85) ? $id : int8_value() }, 1 ],
+		[ 'i_schedule_at', \&timestamptz_value, 0 ],
+		[ 'i_attempt', sub { attempt_expr($id) }, 0 ]) . ')';
+}
+
+sub cancel_call
+{
+	return 'jobs.cancel(' . call_args(
+		[ 'i_job_id', sub { chance(0.85) ? job_id_expr() : int8_value() }, 1 ],
+		[ 'i_reason', \&text_value, 0 ]) . ')';
+}
+
+# A finished job: failed, cancelled, succeeded, or none.
+sub finished_id_expr
+{
+	my $k = pick(0, 0, 0, 1, 2);
+	return weighted(
+		[ 40, "(SELECT job_id FROM jobs.job WHERE status = 'failed' ORDER BY job_id DESC LIMIT 1 OFFSET $k)" ],
+		[ 20, "(SELECT job_id FROM jobs.job WHERE status = 'cancelled' ORDER BY job_id DESC LIMIT 1 OFFSET $k)" ],
+		[ 10, "(SELECT job_id FROM jobs.job WHERE status = 'succeeded' ORDER BY job_id DESC LIMIT 1 OFFSET $k)" ],
+		[ 20, sub { job_id_expr() } ],
+		[ 10, sub { int8_value() } ]);
+}
+
+sub retry_call { return 'jobs.retry(' . call_args([ 'i_job_id', \&finished_id_expr, 1 ]) . ')'; }
+
+sub retry_topic_call
+{
+	return 'jobs.retry_topic(' . call_args(
+		[ 'i_pattern', \&control_pattern_value, 1 ],
+		[ 'i_include_cancelled', \&bool_value, 0 ]) . ')';
+}
+
+sub rate_value
+{
+	return weighted(
+		[ 40, 'NULL' ],
+		[ 35, sub { pick('1', '10', '1000', '0.5', '1000000', '0.001') } ],
+		[ 25, sub { pick('0', '-1', '1e-300', '1e-13', '5e-324', "'NaN'", "'Infinity'", '1000000.0001',
+						 '1e308', '2147483648') } ]);
+}
+
+sub set_limit_call
+{
+	return 'jobs.set_limit(' . call_args(
+		[ 'i_pattern', \&control_pattern_value, 1 ],
+		[ 'i_max_running', sub { weighted([ 40, 'NULL' ], [ 40, sub { between(1, 4) } ],
+										  [ 20, sub { int4_value() } ]) }, 0 ],
+		[ 'i_rate', \&rate_value, 0 ],
+		[ 'i_burst', sub { weighted([ 50, 'NULL' ], [ 50, sub { int4_value() } ]) }, 0 ]) . ')';
+}
+
+sub cron_next_call
+{
+	return 'jobs.cron_next(' . call_args(
+		[ 'i_expression', \&cron_value, 1 ],
+		[ 'i_after', \&timestamptz_value, 0 ],
+		[ 'i_time_zone', \&time_zone_value, 0 ]) . ')';
+}
+
+sub schedule_call
+{
+	# a schedule as an application would write it, often
+	return sprintf("jobs.schedule(%s, %s, %s, %s, %s)", quote(pick('s1', 's2', 's3', 'nightly')),
+				   quote(pick(@cron_valid)), quote(pick(@tasks)), pick('NULL', "'{}'"),
+				   chance(0.5) ? 'NULL' : quote(pick(@zones_valid)))
+	  if chance(0.4);
+	return 'jobs.schedule(' . call_args(
+		[ 'i_name', \&schedule_name_value, 1 ],
+		[ 'i_cron', \&cron_value, 1 ],
+		[ 'i_task', \&task_value, 1 ],
+		[ 'i_body', \&jsonb_value, 0 ],
+		[ 'i_time_zone', \&time_zone_value, 0 ],
+		[ 'i_timeout', \&timeout_value, 0 ],
+		[ 'i_priority', \&int4_value, 0 ],
+		[ 'i_max_retries', sub { weighted([ 50, 'NULL' ], [ 50, sub { int4_value() } ]) }, 0 ],
+		[ 'i_catch_up', \&catch_up_value, 0 ]) . ')';
+}
+
+# A unique publish as an application would write it: a few tasks and keys,
+# short timeouts, so that keys are taken, freed and taken again while their
+# holders run, retry and expire.
+sub publish_unique_call
+{
+	return 'jobs.publish(' . call_args(
+		[ 'i_task', sub { quote(pick('a.b', 'mail.send', 'x_y')) }, 1 ],
+		[ 'i_body', sub { pick('NULL', "'{}'", "'[1]'") }, 0 ],
+		[ 'i_scheduled_at', sub { pick('NULL', 'NULL', "(pg_catalog.now() + interval '50 ms')") }, 0 ],
+		[ 'i_timeout', sub { pick('NULL', '0.01', '0.02', '0.05', '0.1', '1') }, 0 ],
+		[ 'i_priority', sub { between(-2, 2) }, 0 ],
+		[ 'i_max_retries', sub { pick('NULL', 0, 1, 2, 5) }, 0 ],
+		[ 'i_unique_key', sub { quote(pick('k1', 'k2', 'k3')) }, 1 ],
+		[ 'i_on_duplicate', sub { pick('NULL', "'ignore'", "'replace'") }, 0 ],
+		[ 'i_unique_running', sub { pick('NULL', 'false', 'false', 'true') }, 0 ]) . ')';
+}
+
+# One 1.1 call with its label.
+sub statement_11
+{
+	return weighted(
+		[ 5, sub { (in_context(publish_unique_call(), 0), 'publish_unique') } ],
+		[ 5, sub { (in_context(ack_batch_call(), 1), 'ack_batch') } ],
+		[ 4, sub { (in_context(nack_batch_call(), 1), 'nack_batch') } ],
+		[ 4, sub { (in_context(touch_call(), 0), 'touch') } ],
+		[ 3, sub { (in_context(progress_call(), 0), 'progress') } ],
+		[ 3, sub { (in_context(release_call(), 0), 'release') } ],
+		[ 3, sub { (in_context(cancel_call(), 0), 'cancel') } ],
+		[ 2, sub { (in_context(retry_call(), 0), 'retry') } ],
+		[ 2, sub { (in_context(retry_topic_call(), 0), 'retry_topic') } ],
+		[ 1, sub { (in_context('jobs.pause(' . call_args([ 'i_pattern', \&control_pattern_value, 1 ]) . ')', 0), 'pause') } ],
+		[ 3, sub { (in_context('jobs.resume(' . call_args([ 'i_pattern', \&control_pattern_value, 1 ]) . ')', 0), 'resume') } ],
+		[ 2, sub { (in_context(set_limit_call(), 0), 'set_limit') } ],
+		[ 1, sub { (in_context('jobs.check_topic_pattern(' . pattern_value() . ')', 0), 'check_topic_pattern') } ],
+		[ 1, sub { ('SELECT jobs.wake_consumers()', 'wake_consumers') } ],
+		[ 4, sub { (in_context(cron_next_call(), 0), 'cron_next') } ],
+		[ 3, sub { (in_context(schedule_call(), 0), 'schedule') } ],
+		[ 1, sub { (in_context('jobs.unschedule(' . schedule_name_value() . ')', 0), 'unschedule') } ],
+		[ 1, sub { ('SELECT jobs.run_schedules()', 'run_schedules') } ],
+		[ 2, sub { (pick('SELECT * FROM jobs.dead_letter ORDER BY finished_at DESC LIMIT 5',
+						 'SELECT pg_catalog.count(*) FROM jobs.dead_letter',
+						 'SELECT * FROM jobs.running WHERE progress IS NOT NULL OR cancel_requested_at IS NOT NULL',
+						 'SELECT * FROM jobs.topic_control',
+						 'SELECT * FROM jobs.recurring'), 'views') } ],
+		# a worker's loop in one statement: claim, heartbeat, progress, then
+		# one of ack_batch, nack_batch, release or cancel
+		[ 4, sub { (claim_and_control(), 'claim_and_control') } ]);
+}
+
+sub claim_and_control
+{
+	my $consume = any_consume_call();
+	my $attempt = pick('c.attempt', 'NULL', 'c.attempt + 1');
+	return weighted(
+		[ 2, "SELECT jobs.touch(c.job_id, " . extend_value() . ", $attempt) FROM $consume c" ],
+		[ 2, "SELECT jobs.progress(c.job_id, " . float8_value() . ", c.task, $attempt), jobs.ack(c.job_id) FROM $consume c" ],
+		[ 1, "SELECT jobs.release(c.job_id, " . timestamptz_value() . ", $attempt) FROM $consume c" ],
+		[ 1, "SELECT jobs.cancel(c.job_id), jobs.nack(c.job_id) FROM $consume c" ],
+		[ 1, "SELECT jobs.cancel(c.job_id), jobs.touch(c.job_id) FROM $consume c" ],
+		[ 2, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT * FROM jobs.ack_batch("
+			 . "(SELECT pg_catalog.array_agg(job_id) FROM c), NULL, (SELECT pg_catalog.array_agg(attempt) FROM c))" ],
+		[ 2, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT * FROM jobs.nack_batch("
+			 . "(SELECT pg_catalog.array_agg(job_id ORDER BY job_id) FROM c), 'batch failed', "
+			 . timestamptz_value() . ", (SELECT pg_catalog.array_agg(attempt ORDER BY job_id) FROM c))" ],
+		[ 1, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT * FROM jobs.ack_batch("
+			 . "(SELECT pg_catalog.array_agg(job_id) FROM c)) a, jobs.ack_batch((SELECT pg_catalog.array_agg(job_id) FROM c)) b" ]);
 }
 
 sub generic_call
@@ -515,11 +900,32 @@ sub state_change
 		[ 2, "SET statement_timeout = '" . pick(1, 5, 50, 250) . "ms'" ],
 		[ 2, "SET statement_timeout = '250ms'" ],
 		[ 3, "INSERT INTO fuzz_publishing VALUES (" . task_value() . ", " . jsonb_value() . ")" ],
-		[ 3, "SELECT fuzz_worker(" . num_value() . ", " . between(0, 3) . ")" ],
+		[ 3, "SELECT fuzz_worker(" . num_value() . ", " . between(0, $v11 ? 6 : 3) . ")" ],
 		[ 1, "VACUUM jobs.job_queue" ],
 		[ 2, "LISTEN pgjobs" ],
 		[ 1, "UNLISTEN *" ],
-		[ 1, "ANALYZE jobs.job_queue" ]);
+		[ 1, "ANALYZE jobs.job_queue" ],
+		$v11 ? state_change_11() : ());
+}
+
+# state changes that 1.1's tables make possible: due schedules, a schedule
+# whose zone or expression broke (published with a WARNING, tried again
+# later; undone), the topic controls cleared or their token buckets drained,
+# a claim under a pattern stored directly (undone).
+sub state_change_11
+{
+	my $undo = "RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN NULL; END\$\$";
+	return (
+		[ 4, "UPDATE jobs.recurring SET next_run_at = pg_catalog.now() - interval '" . pick(1, 30, 90, 3600) . " seconds'" ],
+		[ 1, "DO \$\$BEGIN UPDATE jobs.recurring SET " . pick("time_zone = 'Nowhere/Bogus'", "cron = 'bad'", "cron = '0 0 31 2 *'", "task = ''")
+			 . ", next_run_at = pg_catalog.now() - interval '1 minute'; PERFORM jobs.run_schedules(); $undo" ],
+		[ 3, pick("DELETE FROM jobs.topic_control", "TRUNCATE jobs.topic_control",
+				  "UPDATE jobs.topic_control SET tokens = 0, refilled_at = pg_catalog.now()",
+				  "UPDATE jobs.topic_control SET refilled_at = pg_catalog.now() + interval '1 hour'",
+				  "UPDATE jobs.topic_control SET paused = NOT paused WHERE max_running IS NOT NULL OR rate IS NOT NULL") ],
+		[ 1, "DO \$\$BEGIN INSERT INTO jobs.topic_control (pattern, paused) VALUES ("
+			 . pick("''", "pg_catalog.repeat('%', 1025)", "'%'", "'a\\'", "'_'") . ", true) ON CONFLICT DO NOTHING; "
+			 . "PERFORM * FROM jobs.consume(1); $undo" ]);
 }
 
 # ---------------------------------------------------------------------------
@@ -551,7 +957,8 @@ sub statement
 		[ 3, sub { ('SELECT jobs.retry_delay(' . int4_value() . ')', 'retry_delay') } ],
 		[ 8, sub { generic_call() } ],
 		[ 4, sub { (setting(), 'setting') } ],
-		[ 6, sub { (state_change(), 'state') } ]);
+		[ 6, sub { (state_change(), 'state') } ],
+		$v11 ? ([ 30, sub { statement_11() } ]) : ());
 }
 
 emit("SET statement_timeout = '250ms'", 'setup');
@@ -618,7 +1025,7 @@ while ($line_count < $count)
 	{
 		# prepared statements, executed again with other arguments
 		my $p = 'p' . ++$prepared;
-		my $which = between(0, 2);
+		my $which = between(0, $v11 ? 4 : 2);
 		if ($which == 0)
 		{
 			emit("PREPARE $p(int) AS SELECT * FROM jobs.consume(\$1)", 'prepared');
@@ -628,6 +1035,19 @@ while ($line_count < $count)
 		{
 			emit("PREPARE $p(varchar, jsonb, numeric) AS SELECT jobs.publish(\$1, \$2, NULL, \$3)", 'prepared');
 			emit("EXECUTE $p(" . task_value() . ", " . jsonb_value() . ", " . timeout_value() . ")", 'prepared')
+			  for 1 .. between(1, 7);
+		}
+		elsif ($which == 3)
+		{
+			emit("PREPARE $p(int, numeric) AS SELECT jobs.touch(job_id, \$2, attempts) FROM jobs.job_queue"
+				 . " WHERE status = 'running' ORDER BY job_id LIMIT \$1", 'prepared');
+			emit("EXECUTE $p(" . pick(1, 1, 2, 0, 'NULL') . ", " . extend_value() . ")", 'prepared')
+			  for 1 .. between(1, 7);
+		}
+		elsif ($which == 4)
+		{
+			emit("PREPARE $p(bigint[], int[]) AS SELECT * FROM jobs.ack_batch(\$1, NULL, \$2)", 'prepared');
+			emit("EXECUTE $p(" . ids_array() . ", " . attempts_array() . ")", 'prepared')
 			  for 1 .. between(1, 7);
 		}
 		else

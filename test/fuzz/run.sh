@@ -5,7 +5,10 @@
 #
 # Thousands of seeded random statements calling every function of the
 # installed extension (publish, publish_bulk, consume, consume_topic, ack,
-# nack, expire, retry_delay, and any function added later) with random,
+# nack, expire, retry_delay; 1.1's ack_batch, nack_batch, touch, progress,
+# release, cancel, retry, retry_topic, pause, resume, set_limit,
+# check_topic_pattern, wake_consumers, cron_next, schedule, unschedule,
+# run_schedules; and any function added later) with random,
 # NULL, extreme and malformed arguments, in every calling context (FROM,
 # target list, LATERAL, CTE, cursor, prepared statement, PL/pgSQL, trigger,
 # transaction blocks and savepoints), from several concurrent sessions.
@@ -13,7 +16,9 @@
 # no backend crashed (the sessions ran to the end, the server is up, no
 # crash-and-restart reset the statistics, the server log has no crash or
 # resource-leak lines), that no "can't happen" error (SQLSTATE class XX) was
-# raised, that the queue tables are consistent, and that the API still works.
+# raised (but for the catalog races PostgreSQL itself has with a concurrent
+# DROP EXTENSION, listed apart), that the queue tables are consistent, and
+# that the API still works.
 #
 # The caller starts the cluster; the user must be a superuser (the fuzz
 # creates its own database, PGJOBS_FUZZ_DB, and the extension in it).
@@ -106,6 +111,8 @@ fi
 STATS_SQL="SELECT pg_catalog.pg_postmaster_start_time(),
                   (SELECT stats_reset FROM pg_catalog.pg_stat_archiver),
                   (SELECT pg_catalog.sum(xact_commit + xact_rollback) FROM pg_catalog.pg_stat_database)"
+# (A database a failed run kept goes first: dropping it drops its counts.)
+qa -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
 stats_before=$(qa -F '|' -c "$STATS_SQL")
 
 SERVER_LOG=${PGJOBS_FUZZ_SERVER_LOG:-}
@@ -148,11 +155,15 @@ CREATE TRIGGER fuzz_publish AFTER INSERT ON fuzz_publishing
     FOR EACH ROW EXECUTE FUNCTION fuzz_publish_trigger();
 
 -- a PL/pgSQL worker: acks (mode 0), nacks (1), acks in a subtransaction it
--- rolls back and then nacks (2), or fails halfway (3)
+-- rolls back and then nacks (2), or fails halfway (3); with 1.1, touches
+-- and records progress, then acks them all in one batch (4), releases (5),
+-- or nacks them all in one batch, every other one cancelled first (6)
 CREATE FUNCTION fuzz_worker(n int, mode int) RETURNS int LANGUAGE plpgsql AS \$\$
 DECLARE
     r record;
     k int := 0;
+    ids bigint[] := '{}';
+    attempts int[] := '{}';
 BEGIN
     FOR r IN SELECT * FROM jobs.consume(n) LOOP
         k := k + 1;
@@ -168,10 +179,28 @@ BEGIN
                 NULL;
             END;
             PERFORM jobs.nack(r.job_id, 'after undo');
+        ELSIF mode = 4 THEN
+            PERFORM jobs.touch(r.job_id, NULL, r.attempt);
+            PERFORM jobs.progress(r.job_id, 1.0 / k, 'step ' || k, r.attempt);
+            ids := ids || r.job_id;
+            attempts := attempts || r.attempt;
+        ELSIF mode = 5 THEN
+            PERFORM jobs.release(r.job_id, NULL, r.attempt);
+        ELSIF mode = 6 THEN
+            IF k % 2 = 0 THEN
+                PERFORM jobs.cancel(r.job_id, 'worker cancelled');
+            END IF;
+            ids := ids || r.job_id;
+            attempts := attempts || r.attempt;
         ELSIF k > 1 THEN
             RAISE EXCEPTION 'worker failed halfway';
         END IF;
     END LOOP;
+    IF mode = 4 THEN
+        PERFORM jobs.ack_batch(ids, NULL, attempts);
+    ELSIF mode = 6 THEN
+        PERFORM jobs.nack_batch(ids, 'batch failed', NULL, attempts);
+    END IF;
     RETURN k;
 END \$\$;
 
@@ -263,7 +292,10 @@ echo "fuzz: statements ran in $(( $(date +%s) - start )) s"
 # --- What happened to each statement --------------------------------------------
 
 # Outcomes by label: statements run, clean errors by SQLSTATE; internal
-# errors and leak warnings listed with their statement.
+# errors and leak warnings listed with their statement and the LOCATION
+# psql prints for them (VERBOSITY verbose), which tells PostgreSQL's own
+# code from pgjobs'.
+PGJOBS_SOURCES=$(cd src 2>/dev/null && ls *.c 2>/dev/null | tr '\n' ' ')
 for i in $(seq 1 "$SESSIONS"); do
     awk -v sql="$OUT/session$i.sql" -v session="$i" '
         BEGIN {
@@ -275,20 +307,35 @@ for i in $(seq 1 "$SESSIONS"); do
                 stmt[n] = line; sub(/; -- fuzz:[^;]*$/, "", stmt[n])
             }
             lines = n
+            pending = ""
+        }
+        # an internal error is printed once its LOCATION line has been seen
+        function flush(where) {
+            if (pending != "")
+                printf "internal\t%s\t%s\t%s\n\t%s\n", session, where, pending, pending_stmt
+            pending = ""
+        }
+        /^LOCATION:  / {
+            if (pending != "") { where = $0; sub(/^LOCATION:  /, "", where); flush(where) }
+            next
         }
         match($0, /^psql:[^:]*:[0-9]+: (ERROR|WARNING|FATAL|PANIC):  [0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]: /) {
+            flush("?")
             rest = $0; sub(/^psql:[^:]*:/, "", rest)
             ln = rest; sub(/:.*/, "", ln)
             lvl = rest; sub(/^[0-9]+: /, "", lvl); sub(/:.*/, "", lvl)
             code = rest; sub(/^[0-9]+: [A-Z]+:  /, "", code); msg = code; code = substr(code, 1, 5)
             sub(/^[0-9A-Z]+: /, "", msg)
             if (lvl == "ERROR") { err[ln] = code }
-            if (code ~ /^XX/ || lvl == "FATAL" || lvl == "PANIC")
-                printf "internal\t%s\t%s:%s %s:  %s: %s\n\t%s\n", session, "session" session ".sql", ln, lvl, code, msg, substr(stmt[ln], 1, 2000)
+            if (code ~ /^XX/ || lvl == "FATAL" || lvl == "PANIC") {
+                pending = sprintf("%s:%s %s:  %s: %s", "session" session ".sql", ln, lvl, code, msg)
+                pending_stmt = substr(stmt[ln], 1, 2000)
+            }
             else if (lvl == "WARNING" && msg ~ /leak|not closed|still referenced|still pinned/)
                 printf "leak\t%s\t%s:%s %s\n\t%s\n", session, "session" session ".sql", ln, msg, substr(stmt[ln], 1, 2000)
         }
         END {
+            flush("?")
             for (ln = 1; ln <= lines; ln++) {
                 if (!(ln in label)) continue
                 l = label[ln]
@@ -352,14 +399,47 @@ else
     check "server log has no crash, assertion or leak lines" skip "log not found: set PGJOBS_FUZZ_SERVER_LOG"
 fi
 
-grep -A1 '^internal' "$OUT/outcomes.tsv" | cut -f3- >"$OUT/internal-errors.txt"
+# PostgreSQL does not lock types, nor composite types' relations, while a
+# statement uses them: a statement of another session that resolved
+# jobs.bulk_job (say) just before session 1's DROP EXTENSION committed can
+# fail in PostgreSQL's own code with "could not open relation with OID" or
+# "cache lookup failed for type", SQLSTATE XX000 (SELECT ROW(1)::t does the
+# same against a concurrent DROP TYPE t, no pgjobs involved).  Those, and
+# only those (that message, raised outside pgjobs' sources, in a session
+# other than the one that dropped the extension, in a run that dropped it),
+# are listed apart; every other internal error fails the check.
+dropped=$(grep -c '^DROP EXTENSION' "$OUT/session1.sql" 2>/dev/null)
+: >"$OUT/internal-errors.txt"
+: >"$OUT/ddl-races.txt"
+awk -F'\t' -v dropped="${dropped:-0}" -v sources=" $PGJOBS_SOURCES " \
+    -v races="$OUT/ddl-races.txt" -v internal="$OUT/internal-errors.txt" '
+    $1 == "internal" {
+        session = $2; where = $3; what = $4
+        getline stmt
+        file = where; sub(/.*, /, "", file); sub(/:[0-9]+$/, "", file)
+        msg = what; sub(/^[^:]*:[0-9]+ [A-Z]+:  [0-9A-Z]+: /, "", msg)
+        race = dropped > 0 && session != 1 && what ~ / ERROR:  XX000: / &&
+               msg ~ /^(could not open relation with OID [0-9]+|cache lookup failed for (type|relation|function|attribute [0-9]+ of relation) [0-9]+)$/ &&
+               where != "?" && index(sources, " " file " ") == 0
+        printf "%s (%s)\n%s\n", what, where, stmt >> (race ? races : internal)
+    }' "$OUT/outcomes.tsv"
+if [ -s "$OUT/ddl-races.txt" ]; then
+    echo "fuzz: $(grep -c '^session' "$OUT/ddl-races.txt") internal error(s) of PostgreSQL's own catalog races with session 1's DROP EXTENSION (not pgjobs; in $OUT/ddl-races.txt):"
+    grep '^session' "$OUT/ddl-races.txt" | sed 's/^/    /'
+fi
 check "no internal error (SQLSTATE XX..., FATAL, PANIC) from any statement" \
     "$([ ! -s "$OUT/internal-errors.txt" ]; echo $?)" "$(head -n 4 "$OUT/internal-errors.txt" | tr '\n\t' '  ')"
 grep -A1 '^leak' "$OUT/outcomes.tsv" | cut -f3- >"$OUT/leak-warnings.txt"
 check "no resource leak warnings" \
     "$([ ! -s "$OUT/leak-warnings.txt" ]; echo $?)" "$(head -n 2 "$OUT/leak-warnings.txt" | tr '\n\t' '  ')"
 
-for f in jobs.publish jobs.publish_bulk jobs.consume jobs.consume_topic jobs.ack jobs.nack jobs.expire jobs.retry_delay; do
+api="jobs.publish jobs.publish_bulk jobs.consume jobs.consume_topic jobs.ack jobs.nack jobs.expire jobs.retry_delay"
+# 1.1's, when the installed extension has them
+grep -q '^jobs\.ack_batch' "$OUT/signatures.txt" &&
+    api="$api jobs.ack_batch jobs.nack_batch jobs.touch jobs.progress jobs.release jobs.cancel jobs.retry
+         jobs.retry_topic jobs.pause jobs.resume jobs.set_limit jobs.check_topic_pattern
+         jobs.wake_consumers jobs.cron_next jobs.schedule jobs.unschedule jobs.run_schedules"
+for f in $api; do
     label=${f#jobs.}
     n=$(awk -F'\t' -v l="$label" '$1 == "outcome" && ($2 == l || $2 == "generic:jobs." l) && $3 == "ok"' "$OUT/outcomes.tsv" | wc -l)
     check "the fuzz called $f successfully ($n times)" "$([ "$n" -gt 0 ]; echo $?)"
@@ -379,23 +459,63 @@ consistency "no pending job has a lease" \
     "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending' AND expires_at IS NOT NULL"
 consistency "no job is both queued and finished" \
     "SELECT count(*) FROM jobs.job_queue q JOIN jobs.job j USING (job_id)"
-consistency "every finished job succeeded or failed, after at least one attempt" \
-    "SELECT count(*) FROM jobs.job WHERE status NOT IN ('succeeded', 'failed') OR attempts < 1 OR finished_at IS NULL"
+consistency "every finished job succeeded, failed or was cancelled; those that succeeded or failed after at least one attempt" \
+    "SELECT count(*) FROM jobs.job WHERE status NOT IN ('succeeded', 'failed', 'cancelled') OR finished_at IS NULL
+        OR (status IN ('succeeded', 'failed') AND attempts < 1) OR attempts < 0"
 consistency "every failed job ran out of retries" \
     "SELECT count(*) FROM jobs.job WHERE status = 'failed' AND attempts <= max_retries"
-consistency "attempts never exceed 1 + max_retries" \
-    "SELECT count(*) FROM jobs.all WHERE attempts > max_retries::bigint + 1"
+# (i_on_duplicate => 'replace' may lower the retries of a pending job that
+# has used more: it runs once more, then fails; only keyed jobs can do that)
+consistency "attempts never exceed 1 + max_retries (but for keyed jobs whose retries were replaced)" \
+    "SELECT count(*) FROM jobs.all WHERE attempts > max_retries::bigint + 1 AND unique_key IS NULL"
 consistency "every timeout is within 0.01 to 99999.99 s" \
     "SELECT count(*) FROM jobs.all WHERE timeout < 0.01 OR timeout > 99999.99"
+consistency "only running jobs carry a cancellation request" \
+    "SELECT count(*) FROM jobs.job_queue WHERE cancel_requested_at IS NOT NULL AND status <> 'running'"
+consistency "every progress is within 0 and 1, and every note within 8192 bytes" \
+    "SELECT count(*) FROM jobs.all WHERE NOT (progress BETWEEN 0 AND 1) OR octet_length(progress_note) > 8192"
+consistency "no unique key is held twice (pending, or running with unique_while_running)" \
+    "SELECT count(*) FROM (SELECT 1 FROM jobs.job_queue WHERE unique_key IS NOT NULL
+        AND (status = 'pending' OR unique_while_running) GROUP BY task, unique_key HAVING count(*) > 1) d"
+consistency "jobs.dead_letter shows exactly the failed jobs" \
+    "SELECT count(*) FROM ((SELECT job_id FROM jobs.dead_letter EXCEPT ALL SELECT job_id FROM jobs.job WHERE status = 'failed')
+        UNION ALL (SELECT job_id FROM jobs.job WHERE status = 'failed' EXCEPT ALL SELECT job_id FROM jobs.dead_letter)) d"
+consistency "every topic control is paused or limited, with valid limits" \
+    "SELECT count(*) FROM jobs.topic_control WHERE NOT (paused OR max_running IS NOT NULL OR rate IS NOT NULL)
+        OR max_running < 1 OR NOT (rate > 0 AND rate <= 1000000) OR (rate IS NULL) <> (burst IS NULL) OR burst < 1
+        OR pattern = '' OR length(pattern) > 1024"
+consistency "every recurring job has a valid expression, zone and catch_up" \
+    "SELECT count(*) FROM jobs.recurring WHERE jobs.cron_next(cron, now(), time_zone) IS NULL
+        OR catch_up NOT IN ('once', 'skip') OR length(name) NOT BETWEEN 1 AND 200"
 consistency "every job id came from the sequence" \
     "SELECT count(*) FROM jobs.all WHERE job_id < 1 OR job_id > (SELECT last_value FROM jobs.job_id_seq)"
 consistency "no session is left waiting or in a transaction" \
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
 
 # The API still works on what the fuzz left behind.
+# Whatever topic controls the fuzz left (paused patterns, limits, drained
+# buckets), a claim may get nothing, but it must not fail.
+if grep -q '^jobs\.set_limit' "$OUT/signatures.txt"; then
+    controls=$(qf -c "SELECT count(*) FROM jobs.topic_control" 2>&1)
+    claim=$(qf 2>&1 <<'SQL'
+SET search_path = pg_catalog;
+RESET ALL;
+BEGIN;
+SELECT count(*) >= 0 FROM jobs.consume(5);
+SELECT count(*) >= 0 FROM jobs.consume_topic('%', 5);
+ROLLBACK;
+SQL
+)
+    check "consume and consume_topic still work under the $controls topic controls the fuzz left" \
+        "$([ "$(echo "$claim" | tr -d '\n')" = tt ]; echo $?)" "$(echo "$claim" | tr '\n' ' ' | cut -c1-600)"
+fi
+
+# (The topic controls the fuzz left, a paused '%' say, go first: they
+# hold jobs back by design.)
 roundtrip=$(qf 2>&1 <<'SQL'
 SET search_path = pg_catalog;
 RESET ALL;
+DO $$BEGIN IF pg_catalog.to_regclass('jobs.topic_control') IS NOT NULL THEN DELETE FROM jobs.topic_control; END IF; END$$;
 SELECT count(*) >= 0 FROM (SELECT jobs.expire()) e;
 SELECT jobs.publish('fuzz.final.check', '{"k": 1}') IS NOT NULL;
 SELECT count(*) FROM (SELECT jobs.ack(job_id, '"done"', attempt) FROM jobs.consume_topic('fuzz.final.%', 1)) a;

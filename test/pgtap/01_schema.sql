@@ -1,27 +1,32 @@
 -- pgTAP API contract, part 1: the shape of the jobs schema.
 --
 -- Schema, tables (columns in order, types, NOT NULL, defaults, keys,
--- indexes, checks), the id sequence, the jobs.bulk_job type, the views, and
--- the pg_extension_config_dump registration that makes pg_dump keep the jobs.
+-- indexes, checks, triggers), the id sequence, the jobs.job_status enum, the
+-- jobs.bulk_job type, the views, and the pg_extension_config_dump
+-- registration that makes pg_dump keep the jobs, the topic controls and the
+-- recurring jobs.
 -- Run by scripts/test.sh with pg_prove against a database where pgtap and
 -- pgjobs are installed; everything is rolled back.
 
 BEGIN;
-SELECT plan(54);
+SELECT plan(87);
 
 -- ---------------------------------------------------------------------------
 -- Schema and the objects in it
 -- ---------------------------------------------------------------------------
 
 SELECT has_schema('jobs', 'schema jobs exists');
-SELECT tables_are('jobs', ARRAY['job_queue', 'job'],
-    'jobs has exactly the tables job_queue and job');
-SELECT views_are('jobs', ARRAY['all', 'running', 'expired', 'stats', 'health'],
-    'jobs has exactly the views all, running, expired, stats and health');
+SELECT tables_are('jobs', ARRAY['job_queue', 'job', 'topic_control', 'recurring'],
+    'jobs has exactly the tables job_queue, job, topic_control and recurring');
+SELECT views_are('jobs', ARRAY['all', 'running', 'expired', 'stats', 'health', 'dead_letter'],
+    'jobs has exactly the views all, running, expired, stats, health and dead_letter');
 SELECT sequences_are('jobs', ARRAY['job_id_seq'],
     'jobs has exactly the sequence job_id_seq');
 SELECT types_are('jobs', ARRAY['bulk_job', 'job_status'],
     'jobs has exactly the free-standing types bulk_job and job_status');
+SELECT enum_has_labels('jobs', 'job_status',
+    ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled'],
+    'jobs.job_status has the labels pending, running, succeeded, failed, cancelled, in that order');
 
 -- ---------------------------------------------------------------------------
 -- jobs.job_queue
@@ -31,7 +36,8 @@ SELECT has_table('jobs', 'job_queue', 'table jobs.job_queue exists');
 SELECT columns_are('jobs', 'job_queue', ARRAY[
     'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
     'timeout', 'last_error', 'created_at', 'scheduled_at', 'started_at',
-    'expires_at'], 'jobs.job_queue has exactly the expected columns');
+    'expires_at', 'unique_key', 'unique_while_running', 'cancel_requested_at',
+    'progress', 'progress_note'], 'jobs.job_queue has exactly the expected columns');
 
 -- Every column in order: name, type with typmod, NOT NULL, default.
 SELECT results_eq(
@@ -55,8 +61,13 @@ SELECT results_eq(
              ('created_at',   'timestamp with time zone', true,  'now()'),
              ('scheduled_at', 'timestamp with time zone', true,  'now()'),
              ('started_at',   'timestamp with time zone', false, NULL),
-             ('expires_at',   'timestamp with time zone', false, NULL)$$,
-    'jobs.job_queue columns: order, types, NOT NULL and defaults');
+             ('expires_at',   'timestamp with time zone', false, NULL),
+             ('unique_key',   'text',                     false, NULL),
+             ('unique_while_running', 'boolean',          false, NULL),
+             ('cancel_requested_at', 'timestamp with time zone', false, NULL),
+             ('progress',     'double precision',         false, NULL),
+             ('progress_note', 'text',                    false, NULL)$$,
+    'jobs.job_queue columns: order, types, NOT NULL and defaults (1.1 columns appended)');
 
 -- The same contract column by column, for readable failures.
 SELECT col_type_is('jobs', 'job_queue', 'job_id', 'bigint', 'job_queue.job_id is bigint');
@@ -78,12 +89,17 @@ SELECT col_default_is('jobs', 'job_queue', 'timeout', 60::numeric, 'job_queue.ti
 SELECT col_default_is('jobs', 'job_queue', 'scheduled_at', 'now()'::text,
     'job_queue.scheduled_at defaults to now()');
 SELECT col_hasnt_default('jobs', 'job_queue', 'task', 'job_queue.task has no default');
+SELECT col_is_null('jobs', 'job_queue', 'unique_key', 'job_queue.unique_key is nullable (no key: not unique)');
+SELECT col_hasnt_default('jobs', 'job_queue', 'unique_while_running',
+    'job_queue.unique_while_running has no default');
+SELECT col_type_is('jobs', 'job_queue', 'progress', 'double precision', 'job_queue.progress is double precision');
 
 SELECT has_pk('jobs', 'job_queue', 'jobs.job_queue has a primary key');
 SELECT col_is_pk('jobs', 'job_queue', ARRAY['job_id'], 'jobs.job_queue primary key is (job_id)');
 SELECT indexes_are('jobs', 'job_queue',
-    ARRAY['job_queue_pkey', 'job_queue_pending_idx', 'job_queue_running_idx'],
-    'jobs.job_queue has exactly the primary key, claim and expiry indexes');
+    ARRAY['job_queue_pkey', 'job_queue_pending_idx', 'job_queue_running_idx',
+          'job_queue_unique_key_idx'],
+    'jobs.job_queue has exactly the primary key, claim, expiry and unique-key indexes');
 SELECT results_eq(
     $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
         FROM pg_catalog.pg_index
@@ -92,8 +108,13 @@ SELECT results_eq(
     ARRAY[
         'CREATE INDEX job_queue_pending_idx ON jobs.job_queue USING btree (priority DESC, scheduled_at, job_id) WHERE (status = ''pending''::jobs.job_status)',
         'CREATE UNIQUE INDEX job_queue_pkey ON jobs.job_queue USING btree (job_id)',
-        'CREATE INDEX job_queue_running_idx ON jobs.job_queue USING btree (expires_at) WHERE (status = ''running''::jobs.job_status)'],
-    'jobs.job_queue index definitions (keys, order, partial predicates)');
+        'CREATE INDEX job_queue_running_idx ON jobs.job_queue USING btree (expires_at) WHERE (status = ''running''::jobs.job_status)',
+        'CREATE UNIQUE INDEX job_queue_unique_key_idx ON jobs.job_queue USING btree (task, unique_key) WHERE ((unique_key IS NOT NULL) AND ((status = ''pending''::jobs.job_status) OR unique_while_running))'],
+    'jobs.job_queue index definitions (keys, order, uniqueness, partial predicates)');
+SELECT index_is_unique('jobs', 'job_queue', 'job_queue_unique_key_idx',
+    'job_queue_unique_key_idx is unique: one holder of a key per task');
+SELECT is_indexed('jobs', 'job_queue', ARRAY['task', 'unique_key'],
+    'jobs.job_queue is indexed on (task, unique_key)');
 SELECT results_eq(
     $$SELECT conname::text COLLATE "default", contype::text
         FROM pg_catalog.pg_constraint
@@ -101,6 +122,10 @@ SELECT results_eq(
        ORDER BY conname$$,
     $$VALUES ('job_queue_pkey', 'p')$$,
     'jobs.job_queue constraints: the primary key only (the C functions check arguments)');
+SELECT is_empty(
+    $$SELECT tgname FROM pg_catalog.pg_trigger
+       WHERE tgrelid IN ('jobs.job_queue'::regclass, 'jobs.job'::regclass)$$,
+    'jobs.job_queue and jobs.job have no triggers (the hot paths fire none)');
 
 -- ---------------------------------------------------------------------------
 -- jobs.job
@@ -110,7 +135,8 @@ SELECT has_table('jobs', 'job', 'table jobs.job exists');
 SELECT columns_are('jobs', 'job', ARRAY[
     'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
     'timeout', 'last_error', 'result', 'created_at', 'scheduled_at',
-    'started_at', 'finished_at'], 'jobs.job has exactly the expected columns');
+    'started_at', 'finished_at', 'unique_key', 'progress', 'progress_note'],
+    'jobs.job has exactly the expected columns');
 SELECT results_eq(
     $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
              a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
@@ -133,8 +159,15 @@ SELECT results_eq(
              ('created_at',   'timestamp with time zone', true,  NULL),
              ('scheduled_at', 'timestamp with time zone', true,  NULL),
              ('started_at',   'timestamp with time zone', false, NULL),
-             ('finished_at',  'timestamp with time zone', true,  'now()')$$,
-    'jobs.job columns: order, types, NOT NULL and defaults');
+             ('finished_at',  'timestamp with time zone', true,  'now()'),
+             ('unique_key',   'text',                     false, NULL),
+             ('progress',     'double precision',         false, NULL),
+             ('progress_note', 'text',                    false, NULL)$$,
+    'jobs.job columns: order, types, NOT NULL and defaults (1.1 columns appended)');
+SELECT hasnt_column('jobs', 'job', 'unique_while_running',
+    'jobs.job has no unique_while_running (a finished job holds no key)');
+SELECT hasnt_column('jobs', 'job', 'cancel_requested_at',
+    'jobs.job has no cancel_requested_at (a cancelled job has status cancelled)');
 SELECT col_type_is('jobs', 'job', 'result', 'jsonb', 'job.result is jsonb');
 SELECT col_is_null('jobs', 'job', 'result', 'job.result is nullable');
 SELECT col_default_is('jobs', 'job', 'finished_at', 'now()'::text,
@@ -143,10 +176,135 @@ SELECT col_hasnt_default('jobs', 'job', 'job_id',
     'job.job_id has no default (ids come from job_queue)');
 SELECT has_pk('jobs', 'job', 'jobs.job has a primary key');
 SELECT col_is_pk('jobs', 'job', ARRAY['job_id'], 'jobs.job primary key is (job_id)');
-SELECT indexes_are('jobs', 'job', ARRAY['job_pkey', 'job_finished_at_idx'],
-    'jobs.job has exactly the primary key and the finished_at index');
+SELECT indexes_are('jobs', 'job', ARRAY['job_pkey', 'job_finished_at_idx', 'job_failed_idx'],
+    'jobs.job has exactly the primary key, the finished_at index and the dead-letter index');
 SELECT has_index('jobs', 'job', 'job_finished_at_idx', ARRAY['finished_at'],
     'jobs.job is indexed on finished_at');
+SELECT results_eq(
+    $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
+        FROM pg_catalog.pg_index
+       WHERE indrelid = 'jobs.job'::regclass
+       ORDER BY indexrelid::regclass::text$$,
+    ARRAY[
+        'CREATE INDEX job_failed_idx ON jobs.job USING btree (finished_at) WHERE (status = ''failed''::jobs.job_status)',
+        'CREATE INDEX job_finished_at_idx ON jobs.job USING btree (finished_at)',
+        'CREATE UNIQUE INDEX job_pkey ON jobs.job USING btree (job_id)'],
+    'jobs.job index definitions (job_failed_idx: failed jobs by finished_at)');
+
+-- ---------------------------------------------------------------------------
+-- jobs.topic_control (1.1): paused topics, concurrency and rate limits
+-- ---------------------------------------------------------------------------
+
+SELECT has_table('jobs', 'topic_control', 'table jobs.topic_control exists');
+SELECT columns_are('jobs', 'topic_control', ARRAY[
+    'pattern', 'paused', 'max_running', 'rate', 'burst', 'tokens', 'refilled_at',
+    'updated_at'], 'jobs.topic_control has exactly the expected columns');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
+             a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
+        FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'jobs.topic_control'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('pattern',     'text',                     true,  NULL::text),
+             ('paused',      'boolean',                  true,  'false'),
+             ('max_running', 'integer',                  false, NULL),
+             ('rate',        'double precision',         false, NULL),
+             ('burst',       'integer',                  false, NULL),
+             ('tokens',      'double precision',         false, NULL),
+             ('refilled_at', 'timestamp with time zone', false, NULL),
+             ('updated_at',  'timestamp with time zone', true,  'now()')$$,
+    'jobs.topic_control columns: order, types, NOT NULL and defaults');
+SELECT has_pk('jobs', 'topic_control', 'jobs.topic_control has a primary key');
+SELECT col_is_pk('jobs', 'topic_control', ARRAY['pattern'],
+    'jobs.topic_control primary key is (pattern)');
+SELECT indexes_are('jobs', 'topic_control', ARRAY['topic_control_pkey'],
+    'jobs.topic_control has exactly its primary key index');
+SELECT results_eq(
+    $$SELECT conname::text COLLATE "default", contype::text
+        FROM pg_catalog.pg_constraint
+       WHERE conrelid = 'jobs.topic_control'::regclass
+       ORDER BY conname$$,
+    $$VALUES ('topic_control_pkey', 'p')$$,
+    'jobs.topic_control constraints: the primary key only (jobs.set_limit checks values)');
+
+-- The statement trigger that drops every session's cached controls at commit.
+SELECT triggers_are('jobs', 'topic_control', ARRAY['topic_control_changed'],
+    'jobs.topic_control has exactly the trigger topic_control_changed');
+SELECT trigger_is('jobs', 'topic_control', 'topic_control_changed',
+    'jobs', 'topic_control_changed',
+    'trigger topic_control_changed calls jobs.topic_control_changed()');
+SELECT is(
+    (SELECT pg_catalog.pg_get_triggerdef(oid) FROM pg_catalog.pg_trigger
+      WHERE tgrelid = 'jobs.topic_control'::regclass AND tgname = 'topic_control_changed'),
+    'CREATE TRIGGER topic_control_changed AFTER INSERT OR DELETE OR UPDATE OF pattern, paused, '
+    'max_running, rate, burst OR TRUNCATE ON jobs.topic_control FOR EACH STATEMENT '
+    'EXECUTE FUNCTION jobs.topic_control_changed()',
+    'topic_control_changed: AFTER INSERT, DELETE, TRUNCATE and UPDATE of the settings (not of the '
+    'token bucket), once per statement');
+SELECT results_eq(
+    $$SELECT tgenabled::text, tgisinternal FROM pg_catalog.pg_trigger
+       WHERE tgrelid = 'jobs.topic_control'::regclass AND tgname = 'topic_control_changed'$$,
+    $$VALUES ('O', false)$$,
+    'topic_control_changed is enabled (origin) and not internal');
+
+-- ---------------------------------------------------------------------------
+-- jobs.recurring (1.1): recurring jobs
+-- ---------------------------------------------------------------------------
+
+SELECT has_table('jobs', 'recurring', 'table jobs.recurring exists');
+SELECT columns_are('jobs', 'recurring', ARRAY[
+    'name', 'cron', 'time_zone', 'task', 'body', 'timeout', 'priority', 'max_retries',
+    'catch_up', 'next_run_at', 'last_run_at', 'last_job_id', 'created_at'],
+    'jobs.recurring has exactly the expected columns');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
+             a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
+        FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'jobs.recurring'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('name',        'text',                     true,  NULL::text),
+             ('cron',        'text',                     true,  NULL),
+             ('time_zone',   'text',                     true,  NULL),
+             ('task',        'character varying',        true,  NULL),
+             ('body',        'jsonb',                    false, NULL),
+             ('timeout',     'numeric(7,2)',             false, NULL),
+             ('priority',    'integer',                  false, NULL),
+             ('max_retries', 'integer',                  false, NULL),
+             ('catch_up',    'text',                     true,  '''once''::text'),
+             ('next_run_at', 'timestamp with time zone', true,  NULL),
+             ('last_run_at', 'timestamp with time zone', false, NULL),
+             ('last_job_id', 'bigint',                   false, NULL),
+             ('created_at',  'timestamp with time zone', true,  'now()')$$,
+    'jobs.recurring columns: order, types, NOT NULL and defaults');
+SELECT has_pk('jobs', 'recurring', 'jobs.recurring has a primary key');
+SELECT col_is_pk('jobs', 'recurring', ARRAY['name'], 'jobs.recurring primary key is (name)');
+SELECT indexes_are('jobs', 'recurring', ARRAY['recurring_pkey', 'recurring_next_run_at_idx'],
+    'jobs.recurring has exactly the primary key and the next_run_at index');
+SELECT results_eq(
+    $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
+        FROM pg_catalog.pg_index
+       WHERE indrelid = 'jobs.recurring'::regclass
+       ORDER BY indexrelid::regclass::text$$,
+    ARRAY[
+        'CREATE INDEX recurring_next_run_at_idx ON jobs.recurring USING btree (next_run_at)',
+        'CREATE UNIQUE INDEX recurring_pkey ON jobs.recurring USING btree (name)'],
+    'jobs.recurring index definitions');
+SELECT results_eq(
+    $$SELECT conname::text COLLATE "default", contype::text
+        FROM pg_catalog.pg_constraint
+       WHERE conrelid = 'jobs.recurring'::regclass
+       ORDER BY conname$$,
+    $$VALUES ('recurring_pkey', 'p')$$,
+    'jobs.recurring constraints: the primary key only (jobs.schedule checks values)');
+SELECT is_empty(
+    $$SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = 'jobs.recurring'::regclass$$,
+    'jobs.recurring has no triggers');
 
 -- ---------------------------------------------------------------------------
 -- The id sequence
@@ -194,16 +352,34 @@ SELECT results_eq(
              ('scheduled_at', 'timestamp with time zone'),
              ('started_at', 'timestamp with time zone'),
              ('expires_at', 'timestamp with time zone'),
-             ('finished_at', 'timestamp with time zone')$$,
-    'jobs.all columns in order with their types');
+             ('finished_at', 'timestamp with time zone'),
+             ('unique_key', 'text'), ('progress', 'double precision'),
+             ('progress_note', 'text'),
+             ('cancel_requested_at', 'timestamp with time zone')$$,
+    'jobs.all columns in order with their types (1.1 columns appended)');
 
 SELECT has_view('jobs', 'running', 'view jobs.running exists');
 SELECT has_view('jobs', 'expired', 'view jobs.expired exists');
 SELECT results_eq(
-    format($$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
-               FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = %L::regclass AND a.attnum > 0
-              ORDER BY a.attnum$$, v),
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.running'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
+    $$VALUES ('job_id', 'bigint'), ('task', 'character varying'), ('body', 'jsonb'),
+             ('priority', 'integer'), ('attempts', 'integer'),
+             ('max_retries', 'integer'), ('timeout', 'numeric(7,2)'),
+             ('created_at', 'timestamp with time zone'),
+             ('scheduled_at', 'timestamp with time zone'),
+             ('started_at', 'timestamp with time zone'),
+             ('expires_at', 'timestamp with time zone'),
+             ('progress', 'double precision'), ('progress_note', 'text'),
+             ('cancel_requested_at', 'timestamp with time zone')$$,
+    'jobs.running columns in order with their types (progress and cancellation appended)');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.expired'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
     $$VALUES ('job_id', 'bigint'), ('task', 'character varying'), ('body', 'jsonb'),
              ('priority', 'integer'), ('attempts', 'integer'),
              ('max_retries', 'integer'), ('timeout', 'numeric(7,2)'),
@@ -211,8 +387,29 @@ SELECT results_eq(
              ('scheduled_at', 'timestamp with time zone'),
              ('started_at', 'timestamp with time zone'),
              ('expires_at', 'timestamp with time zone')$$,
-    v || ' columns in order with their types')
-  FROM unnest(ARRAY['jobs.running', 'jobs.expired']) AS v;
+    'jobs.expired columns in order with their types (as in 1.0)');
+
+-- The dead-letter queue: failed jobs only.
+SELECT has_view('jobs', 'dead_letter', 'view jobs.dead_letter exists');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = 'jobs.dead_letter'::regclass AND a.attnum > 0
+       ORDER BY a.attnum$$,
+    $$VALUES ('job_id', 'bigint'), ('task', 'character varying'), ('body', 'jsonb'),
+             ('priority', 'integer'), ('attempts', 'integer'),
+             ('max_retries', 'integer'), ('timeout', 'numeric(7,2)'),
+             ('last_error', 'text'),
+             ('created_at', 'timestamp with time zone'),
+             ('scheduled_at', 'timestamp with time zone'),
+             ('started_at', 'timestamp with time zone'),
+             ('finished_at', 'timestamp with time zone'),
+             ('unique_key', 'text')$$,
+    'jobs.dead_letter columns in order with their types');
+SELECT matches(
+    pg_catalog.pg_get_viewdef('jobs.dead_letter'::regclass),
+    'FROM jobs\.job j\s+WHERE \(j\.status = ''failed''::jobs\.job_status\);$',
+    'jobs.dead_letter reads jobs.job, failed jobs only');
 
 -- The monitoring views: their columns are what dashboards and the
 -- postgres_exporter queries (monitoring/postgres_exporter) read.
@@ -247,8 +444,8 @@ SELECT results_eq(
 SELECT set_eq(
     $$SELECT unnest(extconfig)::regclass::text FROM pg_catalog.pg_extension
        WHERE extname = 'pgjobs'$$,
-    ARRAY['jobs.job_queue', 'jobs.job', 'jobs.job_id_seq'],
-    'job_queue, job and job_id_seq are registered with pg_extension_config_dump');
+    ARRAY['jobs.job_queue', 'jobs.job', 'jobs.job_id_seq', 'jobs.topic_control', 'jobs.recurring'],
+    'job_queue, job, job_id_seq, topic_control and recurring are registered with pg_extension_config_dump');
 SELECT is(
     (SELECT array_length(extconfig, 1) = array_length(extcondition, 1)
             AND '' = ALL (extcondition)

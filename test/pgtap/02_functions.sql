@@ -2,12 +2,13 @@
 --
 -- The compatibility contract: every jobs function keeps its name, argument
 -- types, argument names and defaults (callers use named notation) and its
--- result type.  PUBLIC can execute no jobs function and has no privilege on
--- any jobs table, view or sequence; roles get only what is granted to them.
--- Everything is rolled back, including the role created here.
+-- result type; every PL/pgSQL function pins its search_path.  PUBLIC can
+-- execute no jobs function and has no privilege on any jobs table, view or
+-- sequence; roles get only what is granted to them.  Everything is rolled
+-- back, including the role created here.
 
 BEGIN;
-SELECT plan(49);
+SELECT plan(117);
 
 -- ---------------------------------------------------------------------------
 -- The set of functions
@@ -15,30 +16,78 @@ SELECT plan(49);
 
 SELECT functions_are('jobs', ARRAY[
     'publish', 'publish_bulk', 'consume', 'consume_topic', 'ack', 'nack',
-    'expire', 'retry_delay', 'maintain'], 'jobs has exactly the expected functions');
+    'expire', 'retry_delay', 'maintain',
+    -- 1.1
+    'ack_batch', 'nack_batch', 'touch', 'progress', 'release', 'cancel', 'retry',
+    'retry_topic', 'pause', 'resume', 'set_limit', 'check_topic_pattern',
+    'topic_control_changed', 'wake_consumers', 'cron_next', 'schedule', 'unschedule',
+    'run_schedules'], 'jobs has exactly the expected functions');
 SELECT is(
     (SELECT count(*)::int FROM pg_catalog.pg_proc WHERE pronamespace = 'jobs'::regnamespace),
-    9, 'no jobs function is overloaded');
+    27, 'no jobs function is overloaded (1.1 replaced publish, it did not overload it)');
 
--- Language, volatility, strictness, set-returning, SECURITY DEFINER.
--- consume/publish must stay VOLATILE: a STABLE claim could be folded or
--- cached by the planner.
+-- Language, volatility, strictness, set-returning, SECURITY DEFINER, and
+-- the settings each function pins (proconfig).  consume/publish must stay
+-- VOLATILE: a STABLE claim could be folded or cached by the planner.  The
+-- functions that scan the queue pin enable_seqscan = off (their statements
+-- are planned on the indexes whatever the statistics); the PL/pgSQL ones pin
+-- search_path = pg_catalog, pg_temp.  None is STRICT but retry_delay: the C
+-- functions raise a clean error for a NULL they cannot take.
 SELECT results_eq(
     $$SELECT p.proname::text COLLATE "default", l.lanname::text COLLATE "default",
-             p.provolatile::text, p.proisstrict, p.proretset, p.prosecdef
+             p.provolatile::text, p.proisstrict, p.proretset, p.prosecdef,
+             p.proconfig::text COLLATE "default"
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
        WHERE p.pronamespace = 'jobs'::regnamespace
        ORDER BY p.proname$$,
-    $$VALUES ('ack',           'c', 'v', false, false, false),
-             ('consume',       'c', 'v', false, true,  false),
-             ('consume_topic', 'c', 'v', false, true,  false),
-             ('expire',        'c', 'v', false, false, false),
-             ('maintain',      'c', 'v', false, false, false),
-             ('nack',          'c', 'v', false, false, false),
-             ('publish',       'c', 'v', false, false, false),
-             ('publish_bulk',  'c', 'v', false, true,  false),
-             ('retry_delay',   'c', 'v', true,  false, false)$$,
-    'jobs functions: language C, volatile, strictness, set-returning, not SECURITY DEFINER');
+    $$VALUES ('ack',                   'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('ack_batch',             'c',       'v', false, true,  false, '{enable_seqscan=off}'),
+             ('cancel',                'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('check_topic_pattern',   'c',       'i', false, false, false, NULL),
+             ('consume',               'c',       'v', false, true,  false, '{enable_seqscan=off}'),
+             ('consume_topic',         'c',       'v', false, true,  false, '{enable_seqscan=off}'),
+             ('cron_next',             'c',       's', false, false, false, NULL),
+             ('expire',                'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('maintain',              'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('nack',                  'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('nack_batch',            'c',       'v', false, true,  false, '{enable_seqscan=off}'),
+             ('pause',                 'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('progress',              'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('publish',               'c',       'v', false, false, false, NULL),
+             ('publish_bulk',          'c',       'v', false, true,  false, NULL),
+             ('release',               'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('resume',                'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('retry',                 'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('retry_delay',           'c',       'v', true,  false, false, NULL),
+             ('retry_topic',           'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('run_schedules',         'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('schedule',              'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('set_limit',             'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('topic_control_changed', 'c',       'v', false, false, false, NULL),
+             ('touch',                 'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('unschedule',            'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('wake_consumers',        'c',       'v', false, false, false, NULL)$$,
+    'jobs functions: language, volatility, strictness, set-returning, not SECURITY DEFINER, pinned settings');
+
+-- Whatever functions are added later: a PL/pgSQL (or SQL) function resolves
+-- names at run time, so it must pin search_path to pg_catalog, pg_temp, or a
+-- caller's schema could capture what it calls; and none runs as its owner.
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text
+        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+       WHERE p.pronamespace = 'jobs'::regnamespace AND l.lanname <> 'c'
+         AND NOT ('search_path=pg_catalog, pg_temp' = ANY (COALESCE(p.proconfig, '{}')))$$,
+    'every jobs function not written in C pins search_path = pg_catalog, pg_temp');
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace = 'jobs'::regnamespace AND p.prosecdef$$,
+    'no jobs function is SECURITY DEFINER');
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace = 'jobs'::regnamespace
+         AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
+         AND p.prorettype <> 'pg_catalog.trigger'::regtype$$,
+    'every jobs function but the trigger function has a comment');
 
 -- jobs.maintain() -> (expired, pruned)
 SELECT has_function('jobs', 'maintain', ARRAY[]::text[], 'jobs.maintain() exists');
@@ -47,31 +96,44 @@ SELECT is(
     'record', 'jobs.maintain returns a record (OUT expired bigint, OUT pruned bigint)');
 
 -- ---------------------------------------------------------------------------
--- jobs.publish(i_task, i_body, i_scheduled_at, i_timeout, i_priority, i_max_retries)
+-- jobs.publish(i_task, i_body, i_scheduled_at, i_timeout, i_priority,
+--              i_max_retries, i_unique_key, i_on_duplicate, i_unique_running)
 -- ---------------------------------------------------------------------------
 
 SELECT has_function('jobs', 'publish',
+    ARRAY['character varying', 'jsonb', 'timestamp with time zone', 'numeric', 'integer', 'integer',
+          'text', 'text', 'boolean'],
+    'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean) exists');
+SELECT hasnt_function('jobs', 'publish',
     ARRAY['character varying', 'jsonb', 'timestamp with time zone', 'numeric', 'integer', 'integer'],
-    'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer) exists');
+    'the six-argument jobs.publish of 1.0 is gone (replaced, not overloaded: calls with six arguments still resolve)');
 SELECT function_returns('jobs', 'publish',
-    ARRAY['character varying', 'jsonb', 'timestamp with time zone', 'numeric', 'integer', 'integer'],
+    ARRAY['character varying', 'jsonb', 'timestamp with time zone', 'numeric', 'integer', 'integer',
+          'text', 'text', 'boolean'],
     'bigint', 'jobs.publish returns bigint');
 SELECT is(
-    pg_catalog.pg_get_function_arguments('jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer)'::regprocedure),
+    pg_catalog.pg_get_function_arguments('jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean)'::regprocedure),
     'i_task character varying, i_body jsonb DEFAULT NULL::jsonb, '
     'i_scheduled_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
     'i_timeout numeric DEFAULT NULL::numeric, i_priority integer DEFAULT NULL::integer, '
-    'i_max_retries integer DEFAULT NULL::integer, OUT job_id bigint',
-    'jobs.publish argument names, all-NULL defaults and OUT job_id');
+    'i_max_retries integer DEFAULT NULL::integer, i_unique_key text DEFAULT NULL::text, '
+    'i_on_duplicate text DEFAULT ''ignore''::text, i_unique_running boolean DEFAULT false, '
+    'OUT job_id bigint',
+    'jobs.publish argument names, defaults and OUT job_id');
 SELECT is(
     (SELECT pronargdefaults::int FROM pg_catalog.pg_proc
-      WHERE oid = 'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer)'::regprocedure),
-    5, 'jobs.publish: every argument after i_task has a default');
+      WHERE oid = 'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean)'::regprocedure),
+    8, 'jobs.publish: every argument after i_task has a default');
 SELECT is(
     (SELECT proargnames FROM pg_catalog.pg_proc
-      WHERE oid = 'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer)'::regprocedure),
-    ARRAY['i_task', 'i_body', 'i_scheduled_at', 'i_timeout', 'i_priority', 'i_max_retries', 'job_id'],
-    'jobs.publish proargnames');
+      WHERE oid = 'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean)'::regprocedure),
+    ARRAY['i_task', 'i_body', 'i_scheduled_at', 'i_timeout', 'i_priority', 'i_max_retries',
+          'i_unique_key', 'i_on_duplicate', 'i_unique_running', 'job_id'],
+    'jobs.publish proargnames: the 1.0 names first, in their positions');
+SELECT is(
+    (SELECT prosrc FROM pg_catalog.pg_proc
+      WHERE oid = 'jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean)'::regprocedure),
+    'pgjobs_publish_1_1', 'jobs.publish binds the versioned symbol pgjobs_publish_1_1');
 
 -- ---------------------------------------------------------------------------
 -- jobs.publish_bulk(i_jobs)
@@ -160,6 +222,167 @@ SELECT is(
     'i_attempt integer', 'jobs.retry_delay argument name, no default');
 
 -- ---------------------------------------------------------------------------
+-- 1.1: batches, leases, progress, release, cancel, redrive
+-- ---------------------------------------------------------------------------
+
+SELECT has_function('jobs', 'ack_batch', ARRAY['bigint[]', 'jsonb[]', 'integer[]'],
+    'jobs.ack_batch(bigint[], jsonb[], integer[]) exists');
+SELECT function_returns('jobs', 'ack_batch', ARRAY['bigint[]', 'jsonb[]', 'integer[]'],
+    'setof bigint', 'jobs.ack_batch returns setof bigint');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.ack_batch(bigint[], jsonb[], integer[])'::regprocedure),
+    'i_job_ids bigint[], i_results jsonb[] DEFAULT NULL::jsonb[], i_attempts integer[] DEFAULT NULL::integer[]',
+    'jobs.ack_batch argument names and defaults');
+SELECT is(
+    pg_catalog.pg_get_function_result('jobs.ack_batch(bigint[], jsonb[], integer[])'::regprocedure),
+    'TABLE(job_id bigint)', 'jobs.ack_batch result column');
+
+SELECT has_function('jobs', 'nack_batch', ARRAY['bigint[]', 'text', 'timestamp with time zone', 'integer[]'],
+    'jobs.nack_batch(bigint[], text, timestamptz, integer[]) exists');
+SELECT function_returns('jobs', 'nack_batch', ARRAY['bigint[]', 'text', 'timestamp with time zone', 'integer[]'],
+    'setof bigint', 'jobs.nack_batch returns setof bigint');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.nack_batch(bigint[], text, timestamptz, integer[])'::regprocedure),
+    'i_job_ids bigint[], i_traceback text DEFAULT NULL::text, '
+    'i_schedule_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
+    'i_attempts integer[] DEFAULT NULL::integer[]',
+    'jobs.nack_batch argument names and defaults');
+SELECT is(
+    pg_catalog.pg_get_function_result('jobs.nack_batch(bigint[], text, timestamptz, integer[])'::regprocedure),
+    'TABLE(job_id bigint)', 'jobs.nack_batch result column');
+
+SELECT has_function('jobs', 'touch', ARRAY['bigint', 'numeric', 'integer'],
+    'jobs.touch(bigint, numeric, integer) exists');
+SELECT function_returns('jobs', 'touch', ARRAY['bigint', 'numeric', 'integer'],
+    'timestamp with time zone', 'jobs.touch returns timestamptz (the new expires_at)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.touch(bigint, numeric, integer)'::regprocedure),
+    'i_job_id bigint, i_extend numeric DEFAULT NULL::numeric, i_attempt integer DEFAULT NULL::integer',
+    'jobs.touch argument names and defaults');
+
+SELECT has_function('jobs', 'progress', ARRAY['bigint', 'double precision', 'text', 'integer'],
+    'jobs.progress(bigint, double precision, text, integer) exists');
+SELECT function_returns('jobs', 'progress', ARRAY['bigint', 'double precision', 'text', 'integer'],
+    'void', 'jobs.progress returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.progress(bigint, double precision, text, integer)'::regprocedure),
+    'i_job_id bigint, i_progress double precision, i_note text DEFAULT NULL::text, '
+    'i_attempt integer DEFAULT NULL::integer',
+    'jobs.progress argument names and defaults (i_progress required)');
+
+SELECT has_function('jobs', 'release', ARRAY['bigint', 'timestamp with time zone', 'integer'],
+    'jobs.release(bigint, timestamptz, integer) exists');
+SELECT function_returns('jobs', 'release', ARRAY['bigint', 'timestamp with time zone', 'integer'],
+    'void', 'jobs.release returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.release(bigint, timestamptz, integer)'::regprocedure),
+    'i_job_id bigint, i_schedule_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
+    'i_attempt integer DEFAULT NULL::integer',
+    'jobs.release argument names and defaults');
+
+SELECT has_function('jobs', 'cancel', ARRAY['bigint', 'text'], 'jobs.cancel(bigint, text) exists');
+SELECT function_returns('jobs', 'cancel', ARRAY['bigint', 'text'], 'text',
+    'jobs.cancel returns text (''cancelled'' or ''cancelling'')');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.cancel(bigint, text)'::regprocedure),
+    'i_job_id bigint, i_reason text DEFAULT NULL::text', 'jobs.cancel argument names and defaults');
+
+SELECT has_function('jobs', 'retry', ARRAY['bigint'], 'jobs.retry(bigint) exists');
+SELECT function_returns('jobs', 'retry', ARRAY['bigint'], 'bigint', 'jobs.retry returns bigint');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.retry(bigint)'::regprocedure),
+    'i_job_id bigint', 'jobs.retry argument name, no default');
+
+SELECT has_function('jobs', 'retry_topic', ARRAY['text', 'boolean'], 'jobs.retry_topic(text, boolean) exists');
+SELECT function_returns('jobs', 'retry_topic', ARRAY['text', 'boolean'], 'bigint',
+    'jobs.retry_topic returns bigint (how many)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.retry_topic(text, boolean)'::regprocedure),
+    'i_pattern text, i_include_cancelled boolean DEFAULT false',
+    'jobs.retry_topic argument names and defaults');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: topic controls
+-- ---------------------------------------------------------------------------
+
+SELECT has_function('jobs', 'pause', ARRAY['text'], 'jobs.pause(text) exists');
+SELECT function_returns('jobs', 'pause', ARRAY['text'], 'void', 'jobs.pause returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.pause(text)'::regprocedure),
+    'i_pattern text', 'jobs.pause argument name');
+
+SELECT has_function('jobs', 'resume', ARRAY['text'], 'jobs.resume(text) exists');
+SELECT function_returns('jobs', 'resume', ARRAY['text'], 'boolean',
+    'jobs.resume returns boolean (false: it was not paused)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.resume(text)'::regprocedure),
+    'i_pattern text', 'jobs.resume argument name');
+
+SELECT has_function('jobs', 'set_limit', ARRAY['text', 'integer', 'double precision', 'integer'],
+    'jobs.set_limit(text, integer, double precision, integer) exists');
+SELECT function_returns('jobs', 'set_limit', ARRAY['text', 'integer', 'double precision', 'integer'],
+    'void', 'jobs.set_limit returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.set_limit(text, integer, double precision, integer)'::regprocedure),
+    'i_pattern text, i_max_running integer DEFAULT NULL::integer, '
+    'i_rate double precision DEFAULT NULL::double precision, i_burst integer DEFAULT NULL::integer',
+    'jobs.set_limit argument names and defaults (NULL: no limit)');
+
+SELECT has_function('jobs', 'check_topic_pattern', ARRAY['text'], 'jobs.check_topic_pattern(text) exists');
+SELECT function_returns('jobs', 'check_topic_pattern', ARRAY['text'], 'void',
+    'jobs.check_topic_pattern returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.check_topic_pattern(text)'::regprocedure),
+    'i_pattern text', 'jobs.check_topic_pattern argument name');
+
+SELECT has_function('jobs', 'topic_control_changed', ARRAY[]::text[],
+    'jobs.topic_control_changed() exists');
+SELECT function_returns('jobs', 'topic_control_changed', ARRAY[]::text[], 'trigger',
+    'jobs.topic_control_changed is a trigger function');
+
+SELECT has_function('jobs', 'wake_consumers', ARRAY[]::text[], 'jobs.wake_consumers() exists');
+SELECT function_returns('jobs', 'wake_consumers', ARRAY[]::text[], 'void',
+    'jobs.wake_consumers returns void');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: recurring jobs
+-- ---------------------------------------------------------------------------
+
+SELECT has_function('jobs', 'cron_next', ARRAY['text', 'timestamp with time zone', 'text'],
+    'jobs.cron_next(text, timestamptz, text) exists');
+SELECT function_returns('jobs', 'cron_next', ARRAY['text', 'timestamp with time zone', 'text'],
+    'timestamp with time zone', 'jobs.cron_next returns timestamptz');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.cron_next(text, timestamptz, text)'::regprocedure),
+    'i_expression text, i_after timestamp with time zone DEFAULT now(), i_time_zone text DEFAULT NULL::text',
+    'jobs.cron_next argument names and defaults (after: now(); zone: the session''s)');
+
+SELECT has_function('jobs', 'schedule',
+    ARRAY['text', 'text', 'character varying', 'jsonb', 'text', 'numeric', 'integer', 'integer', 'text'],
+    'jobs.schedule(text, text, varchar, jsonb, text, numeric, integer, integer, text) exists');
+SELECT function_returns('jobs', 'schedule',
+    ARRAY['text', 'text', 'character varying', 'jsonb', 'text', 'numeric', 'integer', 'integer', 'text'],
+    'timestamp with time zone', 'jobs.schedule returns timestamptz (the first run)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.schedule(text, text, varchar, jsonb, text, numeric, integer, integer, text)'::regprocedure),
+    'i_name text, i_cron text, i_task character varying, i_body jsonb DEFAULT NULL::jsonb, '
+    'i_time_zone text DEFAULT NULL::text, i_timeout numeric DEFAULT NULL::numeric, '
+    'i_priority integer DEFAULT NULL::integer, i_max_retries integer DEFAULT NULL::integer, '
+    'i_catch_up text DEFAULT ''once''::text',
+    'jobs.schedule argument names and defaults');
+
+SELECT has_function('jobs', 'unschedule', ARRAY['text'], 'jobs.unschedule(text) exists');
+SELECT function_returns('jobs', 'unschedule', ARRAY['text'], 'boolean',
+    'jobs.unschedule returns boolean (false: there was none)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.unschedule(text)'::regprocedure),
+    'i_name text', 'jobs.unschedule argument name');
+
+SELECT has_function('jobs', 'run_schedules', ARRAY[]::text[], 'jobs.run_schedules() exists');
+SELECT function_returns('jobs', 'run_schedules', ARRAY[]::text[], 'bigint',
+    'jobs.run_schedules returns bigint (how many published)');
+
+-- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC
 -- ---------------------------------------------------------------------------
 
@@ -188,6 +411,13 @@ SELECT is_empty(
              LATERAL pg_catalog.aclexplode(a.attacl) x
        WHERE c.relnamespace = 'jobs'::regnamespace AND x.grantee = 0$$,
     'PUBLIC has no column privilege in jobs');
+SELECT is_empty(
+    $$SELECT n.nspname, a.privilege_type
+        FROM pg_catalog.pg_namespace n,
+             LATERAL pg_catalog.aclexplode(
+                 COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+       WHERE n.nspname = 'jobs' AND a.grantee = 0$$,
+    'PUBLIC has no privilege on schema jobs');
 
 -- A fresh role (rolled back with the test) sees the effective privileges:
 -- what PUBLIC grants, it would have.  It is given USAGE on the schema so
@@ -249,6 +479,33 @@ SELECT throws_ok($$INSERT INTO jobs.job_queue (task) VALUES ('tap.denied')$$, '4
 SELECT throws_ok($$SELECT nextval('jobs.job_id_seq')$$, '42501',
     'permission denied for sequence job_id_seq',
     'a role without grants cannot draw from jobs.job_id_seq');
+SELECT throws_ok($$SELECT * FROM jobs.ack_batch(ARRAY[1]::bigint[])$$, '42501',
+    'permission denied for function ack_batch',
+    'a role without grants cannot call jobs.ack_batch');
+SELECT throws_ok($$SELECT jobs.cancel(1)$$, '42501',
+    'permission denied for function cancel',
+    'a role without grants cannot call jobs.cancel');
+SELECT throws_ok($$SELECT jobs.pause('tap.%')$$, '42501',
+    'permission denied for function pause',
+    'a role without grants cannot call jobs.pause (PL/pgSQL)');
+SELECT throws_ok($$SELECT jobs.schedule('tap', '* * * * *', 'tap.denied')$$, '42501',
+    'permission denied for function schedule',
+    'a role without grants cannot call jobs.schedule (PL/pgSQL)');
+SELECT throws_ok($$SELECT jobs.cron_next('* * * * *')$$, '42501',
+    'permission denied for function cron_next',
+    'a role without grants cannot call jobs.cron_next');
+SELECT throws_ok($$SELECT count(*) FROM jobs.topic_control$$, '42501',
+    'permission denied for table topic_control',
+    'a role without grants cannot read jobs.topic_control');
+SELECT throws_ok($$INSERT INTO jobs.topic_control (pattern, paused) VALUES ('%', true)$$, '42501',
+    'permission denied for table topic_control',
+    'a role without grants cannot pause topics by writing jobs.topic_control');
+SELECT throws_ok($$SELECT count(*) FROM jobs.recurring$$, '42501',
+    'permission denied for table recurring',
+    'a role without grants cannot read jobs.recurring');
+SELECT throws_ok($$SELECT count(*) FROM jobs.dead_letter$$, '42501',
+    'permission denied for view dead_letter',
+    'a role without grants cannot read jobs.dead_letter');
 RESET ROLE;
 
 SELECT * FROM finish();

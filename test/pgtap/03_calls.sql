@@ -4,10 +4,14 @@
 -- (SELECT job_id FROM jobs.publish(...)), with positional, named and mixed
 -- arguments; what its NULL defaults turn into; ROW(...)::jobs.bulk_job and
 -- jobs.publish_bulk; consume, consume_topic, ack, nack, expire and
--- retry_delay called with named arguments.  Everything is rolled back.
+-- retry_delay called with named arguments; and the 1.1 calls: publish with a
+-- unique key, ack_batch and nack_batch, touch, progress, release, cancel,
+-- retry and retry_topic with jobs.dead_letter, pause, resume and set_limit,
+-- cron_next, schedule, unschedule and run_schedules.  Everything is rolled
+-- back.
 
 BEGIN;
-SELECT plan(30);
+SELECT plan(125);
 
 -- Known settings, whatever the server has.
 SET LOCAL TimeZone = 'UTC';
@@ -194,6 +198,358 @@ SELECT ok(jobs.retry_delay(i_attempt => 1) BETWEEN interval '1 second' AND inter
     'jobs.retry_delay(i_attempt => 1) is within [base/2, base]');
 SELECT ok(jobs.retry_delay(i_attempt => 3) BETWEEN interval '4 seconds' AND interval '8 seconds',
     'jobs.retry_delay(i_attempt => 3) is within [4 s, 8 s]');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: unique jobs
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids SELECT 'uniq', jobs.publish('tap.uniq', '{"v": 1}', i_unique_key => 'k1');
+SELECT is(
+    jobs.publish('tap.uniq', '{"v": 2}', i_unique_key => 'k1'),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq'),
+    'publish with the unique key of a pending job returns that job''s id');
+SELECT is(
+    (SELECT job_id FROM jobs.publish(i_unique_key => 'k1', i_task => 'tap.uniq')),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq'),
+    'SELECT job_id FROM jobs.publish(..., i_unique_key => ...) returns the same id again');
+SELECT results_eq(
+    $$SELECT q.body, q.unique_key, q.unique_while_running
+        FROM jobs.job_queue q WHERE q.task = 'tap.uniq'$$,
+    $$VALUES ('{"v": 1}'::jsonb, 'k1', false)$$,
+    'one job holds the key; i_on_duplicate ignore (the default) left it as it was');
+SELECT isnt(
+    jobs.publish('tap.uniq', NULL, i_unique_key => 'k2'),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq'),
+    'another key: another job');
+SELECT isnt(
+    jobs.publish('tap.uniq.other', NULL, i_unique_key => 'k1'),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq'),
+    'another task with the same key: another job (keys are per task)');
+SELECT is(
+    jobs.publish('tap.uniq', '{"v": 3}', '2031-01-01 00:00+00', 5, 9, 1, 'k1', 'replace', false),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq'),
+    'all nine arguments positionally, i_on_duplicate => replace: the holder''s id');
+SELECT results_eq(
+    $$SELECT q.body, q.scheduled_at, q.timeout, q.priority, q.max_retries, q.status::text
+        FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'uniq'$$,
+    $$VALUES ('{"v": 3}'::jsonb, '2031-01-01 00:00+00'::timestamptz, 5.00::numeric, 9, 1, 'pending')$$,
+    'replace gives the pending holder the new body, schedule, timeout, priority and retries');
+SELECT throws_ok(
+    $$SELECT jobs.publish('tap.uniq', i_unique_key => 'k1', i_on_duplicate => 'merge')$$,
+    '22023', NULL, 'i_on_duplicate must be ignore or replace');
+SELECT throws_ok(
+    $$SELECT jobs.publish('tap.uniq', i_unique_key => '')$$,
+    '22023', NULL, 'an empty unique key is refused');
+
+-- With i_unique_running the key stays taken while the job runs.
+INSERT INTO tap_ids
+SELECT 'uniq.run', jobs.publish('tap.uniqrun', i_unique_key => 'r', i_unique_running => true,
+                                i_priority => 1000);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.uniqrun', 5)), 1,
+    'the i_unique_running job is claimed');
+SELECT is(
+    jobs.publish('tap.uniqrun', i_unique_key => 'r'),
+    (SELECT job_id FROM tap_ids WHERE label = 'uniq.run'),
+    'while it runs, publishing its key returns the running job''s id');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: ack_batch and nack_batch
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids
+SELECT 'batch.' || n, jobs.publish('tap.batch.' || n, i_priority => 1000 - n, i_max_retries => 1)
+  FROM generate_series(1, 3) n;
+CREATE TEMP TABLE tap_claimed AS
+SELECT job_id, task::text, attempt FROM jobs.consume_topic('tap.batch.%', 3);
+SELECT is((SELECT count(*)::int FROM tap_claimed), 3, 'three batch jobs claimed');
+
+SELECT results_eq(
+    $$SELECT job_id FROM jobs.ack_batch(
+          (SELECT array_agg(job_id ORDER BY task) FROM tap_claimed WHERE task <> 'tap.batch.3'),
+          ARRAY['{"r": 1}', '{"r": 2}']::jsonb[],
+          (SELECT array_agg(attempt ORDER BY task) FROM tap_claimed WHERE task <> 'tap.batch.3'))
+       ORDER BY job_id$$,
+    $$SELECT job_id FROM tap_claimed WHERE task <> 'tap.batch.3' ORDER BY job_id$$,
+    'ack_batch(ids, results, attempts) returns the ids of the jobs it acked');
+SELECT results_eq(
+    $$SELECT j.task::text, j.status::text, j.result FROM tap_claimed c JOIN jobs.job j USING (job_id)
+       ORDER BY j.task$$,
+    $$VALUES ('tap.batch.1', 'succeeded', '{"r": 1}'::jsonb), ('tap.batch.2', 'succeeded', '{"r": 2}'::jsonb)$$,
+    'ack_batch stored each result with its job');
+SELECT is_empty(
+    format('SELECT * FROM jobs.ack_batch(ARRAY[%s, %s], NULL, ARRAY[NULL, 99])',
+           (SELECT job_id FROM tap_ids WHERE label = 'batch.1'),
+           (SELECT job_id FROM tap_ids WHERE label = 'batch.3')),
+    'ack_batch leaves out a finished job and a claim whose attempt does not match');
+SELECT throws_ok(
+    $$SELECT * FROM jobs.ack_batch(ARRAY[1, 2]::bigint[], ARRAY['{}']::jsonb[])$$,
+    '2202E', NULL, 'ack_batch: i_results must have one element per id');
+SELECT throws_ok(
+    $$SELECT * FROM jobs.ack_batch(NULL)$$, '22004', NULL, 'ack_batch: i_job_ids must not be NULL');
+SELECT results_eq(
+    format('SELECT job_id FROM jobs.nack_batch(i_job_ids => ARRAY[%s], i_traceback => %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'batch.3'), 'boom'),
+    $$SELECT job_id FROM tap_ids WHERE label = 'batch.3'$$,
+    'nack_batch(i_job_ids => ..., i_traceback => ...) returns the ids of the jobs it nacked');
+SELECT results_eq(
+    $$SELECT status::text, attempts, last_error FROM tap_queued WHERE label = 'batch.3'$$,
+    $$VALUES ('pending', 1, 'boom')$$,
+    'the nacked batch job is pending again with its traceback');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: touch, progress, release
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids SELECT 'lease', jobs.publish('tap.lease', i_timeout => 30, i_priority => 1000);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.lease', 1)), 1, 'the lease job is claimed');
+SELECT is(
+    pg_typeof(jobs.touch((SELECT job_id FROM tap_ids WHERE label = 'lease')))::text,
+    'timestamp with time zone', 'jobs.touch(job_id) returns a timestamptz');
+CREATE TEMP TABLE tap_touch AS
+SELECT jobs.touch(i_job_id => job_id, i_extend => 120, i_attempt => 1) AS expires_at
+  FROM tap_ids WHERE label = 'lease';
+SELECT ok((SELECT expires_at > now() + interval '119 seconds' FROM tap_touch),
+    'touch(i_extend => 120) moves the lease about 120 s ahead');
+SELECT is(
+    (SELECT q.expires_at FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'lease'),
+    (SELECT expires_at FROM tap_touch),
+    'touch returns the new expires_at of the job');
+SELECT throws_ok(
+    format('SELECT jobs.touch(%s, 0)', (SELECT job_id FROM tap_ids WHERE label = 'lease')),
+    '22023', NULL, 'touch refuses an extension below 0.01 s');
+SELECT throws_ok(
+    format('SELECT jobs.touch(%s, NULL, 2)', (SELECT job_id FROM tap_ids WHERE label = 'lease')),
+    'PJ003', NULL, 'touch with another attempt than the current claim''s fails like ack (PJ003)');
+
+SELECT lives_ok(
+    format('SELECT jobs.progress(%s, 0.25, %L)', (SELECT job_id FROM tap_ids WHERE label = 'lease'), 'a quarter'),
+    'jobs.progress(job_id, 0.25, note)');
+SELECT is(
+    pg_typeof(jobs.progress((SELECT job_id FROM tap_ids WHERE label = 'lease'), 0.5, 'half')),
+    'void'::regtype, 'jobs.progress returns void');
+SELECT results_eq(
+    $$SELECT r.progress, r.progress_note FROM tap_ids i JOIN jobs.running r USING (job_id)
+       WHERE i.label = 'lease'$$,
+    $$VALUES (0.5::float8, 'half')$$,
+    'jobs.running shows the progress and its note');
+SELECT throws_ok(
+    format('SELECT jobs.progress(%s, 1.5)', (SELECT job_id FROM tap_ids WHERE label = 'lease')),
+    '22023', NULL, 'progress must be between 0 and 1');
+
+SELECT lives_ok(
+    format('SELECT jobs.release(i_job_id => %s, i_attempt => 1)', (SELECT job_id FROM tap_ids WHERE label = 'lease')),
+    'jobs.release(i_job_id => ..., i_attempt => ...)');
+SELECT results_eq(
+    $$SELECT q.status::text, q.attempts, q.expires_at IS NULL, q.scheduled_at <= clock_timestamp()
+        FROM tap_ids i JOIN jobs.job_queue q USING (job_id) WHERE i.label = 'lease'$$,
+    $$VALUES ('pending', 0, true, true)$$,
+    'a released job is pending, ready, without a lease, its attempt not spent');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: cancel
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids SELECT 'cancel.pending', jobs.publish('tap.cancel.p');
+SELECT is(
+    jobs.cancel((SELECT job_id FROM tap_ids WHERE label = 'cancel.pending'), 'not needed'),
+    'cancelled', 'jobs.cancel of a pending job returns ''cancelled''');
+SELECT results_eq(
+    $$SELECT j.status::text, j.last_error, j.attempts FROM tap_ids i JOIN jobs.job j USING (job_id)
+       WHERE i.label = 'cancel.pending'$$,
+    $$VALUES ('cancelled', 'not needed', 0)$$,
+    'the pending job finished at once as cancelled, the reason in last_error');
+
+INSERT INTO tap_ids SELECT 'cancel.running', jobs.publish('tap.cancel.r', i_priority => 1000);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.cancel.r', 1)), 1, 'the job to cancel is claimed');
+SELECT is(
+    jobs.cancel(i_job_id => (SELECT job_id FROM tap_ids WHERE label = 'cancel.running')),
+    'cancelling', 'jobs.cancel of a running job returns ''cancelling''');
+SELECT is(
+    jobs.cancel((SELECT job_id FROM tap_ids WHERE label = 'cancel.running')),
+    'cancelling', 'and again ''cancelling'' while it still runs');
+SELECT throws_ok(
+    format('SELECT jobs.touch(%s)', (SELECT job_id FROM tap_ids WHERE label = 'cancel.running')),
+    'PJ004', NULL, 'touch of a job whose cancellation was requested fails with PJ004');
+SELECT throws_ok(
+    format('SELECT jobs.ack(%s)', (SELECT job_id FROM tap_ids WHERE label = 'cancel.running')),
+    'PJ004', NULL, 'ack of a job whose cancellation was requested fails with PJ004');
+SELECT lives_ok(
+    format('SELECT jobs.nack(%s, %L)', (SELECT job_id FROM tap_ids WHERE label = 'cancel.running'), 'stopped'),
+    'the worker nacks the cancelled job');
+SELECT is(
+    (SELECT j.status::text FROM tap_ids i JOIN jobs.job j USING (job_id) WHERE i.label = 'cancel.running'),
+    'cancelled', 'its nack finished it as cancelled, not retried');
+SELECT throws_ok(
+    format('SELECT jobs.cancel(%s)', (SELECT job_id FROM tap_ids WHERE label = 'cancel.running')),
+    'PJ002', NULL, 'cancelling a finished job fails with PJ002');
+SELECT throws_ok(
+    $$SELECT jobs.cancel((SELECT max(job_id) + 1000 FROM jobs.all))$$,
+    'PJ001', NULL, 'cancelling a job that does not exist fails with PJ001');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: the dead-letter queue, retry and retry_topic
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids
+SELECT 'dead.' || n, jobs.publish('tap.dead.' || n, i_max_retries => 0, i_priority => 1000)
+  FROM generate_series(1, 3) n;
+SELECT is(
+    (SELECT count(*)::int FROM jobs.consume_topic('tap.dead.%', 3) c, LATERAL jobs.nack(c.job_id, 'fatal') n),
+    3, 'three jobs without retries claimed and nacked');
+SELECT set_eq(
+    $$SELECT d.job_id FROM jobs.dead_letter d WHERE d.task LIKE 'tap.dead.%'$$,
+    $$SELECT job_id FROM tap_ids WHERE label LIKE 'dead.%'$$,
+    'jobs.dead_letter shows the failed jobs');
+SELECT is_empty(
+    $$SELECT d.job_id FROM jobs.dead_letter d JOIN jobs.job j USING (job_id) WHERE j.status <> 'failed'$$,
+    'jobs.dead_letter shows nothing but failed jobs (no succeeded or cancelled ones)');
+SELECT is(
+    jobs.retry((SELECT job_id FROM tap_ids WHERE label = 'dead.1')),
+    (SELECT job_id FROM tap_ids WHERE label = 'dead.1'),
+    'jobs.retry(job_id) returns the id of the job it put back');
+SELECT results_eq(
+    $$SELECT status::text, attempts, last_error FROM tap_queued WHERE label = 'dead.1'$$,
+    $$VALUES ('pending', 0, 'fatal')$$,
+    'the retried job is pending again with fresh attempts, its last error kept');
+SELECT throws_ok(
+    format('SELECT jobs.retry(%s)', (SELECT job_id FROM tap_ids WHERE label = 'dead.1')),
+    'PJ002', NULL, 'retrying a job that is not failed or cancelled fails with PJ002');
+SELECT is(jobs.retry_topic('tap.dead.%'), 2::bigint,
+    'jobs.retry_topic(pattern) returns how many failed jobs it put back');
+SELECT is(
+    jobs.retry_topic(i_pattern => 'tap.cancel.%', i_include_cancelled => true), 2::bigint,
+    'jobs.retry_topic(..., i_include_cancelled => true) puts cancelled jobs back too');
+SELECT is_empty(
+    $$SELECT job_id FROM jobs.dead_letter WHERE task LIKE 'tap.dead.%'$$,
+    'the dead-letter queue of the topic is empty after the redrive');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: pause, resume, set_limit
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids SELECT 'ctl', jobs.publish('tap.ctl.a', i_priority => 1000);
+SELECT is(pg_typeof(jobs.pause('tap.ctl.%'))::text, 'void', 'jobs.pause(pattern) returns void');
+SELECT is_empty($$SELECT * FROM jobs.consume_topic('tap.ctl.%', 5)$$,
+    'a paused topic''s jobs are not claimed');
+SELECT is(jobs.resume('tap.ctl.%'), true, 'jobs.resume of a paused pattern returns true');
+SELECT is(jobs.resume(i_pattern => 'tap.ctl.%'), false, 'jobs.resume of a pattern not paused returns false');
+SELECT results_eq(
+    $$SELECT job_id FROM jobs.consume_topic('tap.ctl.%', 5)$$,
+    $$SELECT job_id FROM tap_ids WHERE label = 'ctl'$$,
+    'after the resume its job is claimed');
+
+SELECT lives_ok($$SELECT jobs.set_limit('tap.lim.%', i_max_running => 1)$$,
+    'jobs.set_limit(pattern, i_max_running => 1)');
+INSERT INTO tap_ids
+SELECT 'lim.' || n, jobs.publish('tap.lim.' || n, i_priority => 1000) FROM generate_series(1, 2) n;
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.lim.%', 5)), 1,
+    'with max_running 1, a claim of 5 gets one job');
+SELECT results_eq(
+    $$SELECT pattern, paused, max_running, rate, burst FROM jobs.topic_control WHERE pattern = 'tap.lim.%'$$,
+    $$VALUES ('tap.lim.%', false, 1, NULL::float8, NULL::int)$$,
+    'the limit is a row of jobs.topic_control');
+SELECT lives_ok($$SELECT jobs.set_limit('tap.lim.%')$$, 'jobs.set_limit(pattern) removes the limits');
+SELECT is_empty($$SELECT * FROM jobs.topic_control WHERE pattern = 'tap.lim.%'$$,
+    'a pattern neither paused nor limited has no row');
+SELECT throws_ok($$SELECT jobs.set_limit('tap.lim.%', 0)$$, '22023', NULL,
+    'set_limit refuses max_running 0');
+SELECT throws_ok($$SELECT jobs.set_limit('tap.lim.%', NULL, 'NaN')$$, '22023', NULL,
+    'set_limit refuses a NaN rate');
+SELECT throws_ok($$SELECT jobs.pause('')$$, '22023', NULL, 'pause refuses an empty pattern');
+SELECT lives_ok($$SELECT jobs.check_topic_pattern('tap.%')$$, 'check_topic_pattern accepts a valid pattern');
+SELECT throws_ok($$SELECT jobs.check_topic_pattern(NULL)$$, '22004', NULL,
+    'check_topic_pattern refuses NULL, as consume_topic does');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: cron_next, schedule, unschedule, run_schedules
+-- ---------------------------------------------------------------------------
+
+SELECT is(jobs.cron_next('*/15 * * * *', '2026-01-01 00:07+00', 'UTC'), '2026-01-01 00:15+00'::timestamptz,
+    'cron_next: every 15 minutes');
+SELECT is(jobs.cron_next(i_expression => '@yearly', i_after => '2026-06-01 00:00+00', i_time_zone => 'UTC'),
+    '2027-01-01 00:00+00'::timestamptz, 'cron_next by name: @yearly');
+SELECT is(jobs.cron_next('0 0 29 2 *', '2026-01-01 00:00+00', 'UTC'), '2028-02-29 00:00+00'::timestamptz,
+    'cron_next: 29 February is in the next leap year');
+SELECT is(jobs.cron_next('30 2 * * *', '2026-03-28 12:00+00', 'Europe/Berlin'), '2026-03-29 01:00+00'::timestamptz,
+    'cron_next: 02:30 skipped by the spring-forward change fires when the gap ends (03:00 CEST)');
+SELECT is(jobs.cron_next('30 2 * * *', '2026-10-25 00:00+00', 'Europe/Berlin'), '2026-10-25 00:30+00'::timestamptz,
+    'cron_next: 02:30 repeated by the fall-back change fires the first time (CEST)');
+SELECT is(jobs.cron_next('0 9 * * MON-FRI', '2026-11-27 10:00+00'), '2026-11-30 09:00+00'::timestamptz,
+    'cron_next without a zone uses the session''s TimeZone (UTC here)');
+SELECT is(jobs.cron_next('* * * * *', NULL), NULL, 'cron_next of a NULL time is NULL');
+SELECT throws_ok($$SELECT jobs.cron_next('0 0 31 2 *')$$, '22023', NULL,
+    'cron_next refuses an expression that never matches');
+SELECT throws_ok($$SELECT jobs.cron_next('61 * * * *')$$, '22023', NULL,
+    'cron_next refuses a minute out of range');
+SELECT throws_ok($$SELECT jobs.cron_next('* * * * *', now(), 'Nowhere/Bogus')$$, '22023', NULL,
+    'cron_next refuses an unknown time zone');
+
+SELECT is(
+    jobs.schedule('tap-nightly', '30 2 * * *', 'tap.report', '{"r": 1}', 'Europe/Berlin'),
+    jobs.cron_next('30 2 * * *', now(), 'Europe/Berlin'),
+    'jobs.schedule returns its first run, as cron_next computes it');
+SELECT results_eq(
+    $$SELECT name, cron, time_zone, task::text, body, catch_up, next_run_at
+        FROM jobs.recurring WHERE name = 'tap-nightly'$$,
+    $$VALUES ('tap-nightly', '30 2 * * *', 'Europe/Berlin', 'tap.report', '{"r": 1}'::jsonb, 'once',
+              jobs.cron_next('30 2 * * *', now(), 'Europe/Berlin'))$$,
+    'the schedule is a row of jobs.recurring');
+SELECT lives_ok(
+    $$SELECT jobs.schedule(i_name => 'tap-nightly', i_cron => '@hourly', i_task => 'tap.report',
+                           i_time_zone => 'UTC', i_catch_up => 'skip')$$,
+    'jobs.schedule with the same name, by name');
+SELECT results_eq(
+    $$SELECT count(*)::int, min(cron), min(catch_up) FROM jobs.recurring WHERE name = 'tap-nightly'$$,
+    $$VALUES (1, '@hourly', 'skip')$$,
+    'scheduling a name again replaces the schedule');
+SELECT throws_ok($$SELECT jobs.schedule('tap-bad', 'not cron', 'tap.report')$$, '22023', NULL,
+    'schedule refuses a bad cron expression');
+SELECT throws_ok($$SELECT jobs.schedule('tap-bad', '* * * * *', 'tap.report', i_catch_up => 'always')$$,
+    '22023', NULL, 'schedule refuses a catch_up other than once or skip');
+
+SELECT lives_ok($$SELECT jobs.schedule('tap-due', '* * * * *', 'tap.due', i_time_zone => 'UTC')$$,
+    'a schedule that fires every minute');
+UPDATE jobs.recurring SET next_run_at = clock_timestamp() - interval '10 seconds' WHERE name = 'tap-due';
+SELECT is(jobs.run_schedules(), 1::bigint, 'jobs.run_schedules() publishes the due occurrence and counts it');
+SELECT results_eq(
+    $$SELECT r.last_job_id = q.job_id, r.next_run_at > clock_timestamp(), q.task::text
+        FROM jobs.recurring r JOIN jobs.job_queue q ON q.job_id = r.last_job_id
+       WHERE r.name = 'tap-due'$$,
+    $$VALUES (true, true, 'tap.due')$$,
+    'the occurrence was published and the schedule moved on to its next run');
+SELECT is(jobs.run_schedules(), 0::bigint, 'a second run publishes nothing: no occurrence twice');
+
+SELECT is(jobs.unschedule('tap-due'), true, 'jobs.unschedule of a schedule returns true');
+SELECT is(jobs.unschedule(i_name => 'tap-due'), false, 'jobs.unschedule of no schedule returns false');
+
+SELECT lives_ok($$SELECT jobs.wake_consumers()$$, 'jobs.wake_consumers()');
+
+-- ---------------------------------------------------------------------------
+-- Known bug, reported: a unique key published again while its first job
+-- runs (without i_unique_running) belongs to the new pending job; then the
+-- first job cannot go back to pending, so its nack, its release and its
+-- expiry fail with a unique violation of job_queue_unique_key_idx (23505),
+-- and the failing expiry makes every jobs.consume fail.  TODO until fixed.
+-- ---------------------------------------------------------------------------
+
+INSERT INTO tap_ids SELECT 'wedge.old', jobs.publish('tap.wedge', i_unique_key => 'w', i_priority => 1000);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.wedge', 1)), 1, 'the unique job is claimed');
+INSERT INTO tap_ids SELECT 'wedge.new', jobs.publish('tap.wedge', i_unique_key => 'w', i_priority => -1000);
+SELECT isnt((SELECT job_id FROM tap_ids WHERE label = 'wedge.new'),
+            (SELECT job_id FROM tap_ids WHERE label = 'wedge.old'),
+    'while it runs, its key is free: a new job takes it');
+SELECT todo('unique key re-published while its first job runs: nack, release and expiry fail (reported)', 2);
+SELECT lives_ok(
+    format('SELECT jobs.nack(%s, %L)', (SELECT job_id FROM tap_ids WHERE label = 'wedge.old'), 'boom'),
+    'the first job can be nacked');
+SELECT lives_ok(
+    format('SELECT jobs.release(%s)', (SELECT job_id FROM tap_ids WHERE label = 'wedge.old')),
+    'the first job can be released');
+SELECT ok(jobs.touch((SELECT job_id FROM tap_ids WHERE label = 'wedge.old'), 0.01) IS NOT NULL,
+    'its lease is shortened to 10 ms');
+SELECT pg_sleep(0.05);
+SELECT todo('unique key re-published while its first job runs: nack, release and expiry fail (reported)', 1);
+SELECT lives_ok($$SELECT jobs.expire()$$, 'its lapsed lease can be expired (and consume works)');
 
 SELECT * FROM finish();
 ROLLBACK;
