@@ -39,6 +39,7 @@ CREATE TABLE jobs.job_queue (
     cancel_requested_at timestamptz,
     progress     double precision,
     progress_note text,
+    published_by text,
     CONSTRAINT job_queue_pkey PRIMARY KEY (job_id)
 );
 
@@ -84,6 +85,7 @@ CREATE TABLE jobs.job (
     unique_key   text,
     progress     double precision,
     progress_note text,
+    published_by text,
     CONSTRAINT job_pkey PRIMARY KEY (job_id)
 );
 
@@ -127,39 +129,61 @@ CREATE TYPE jobs.bulk_job AS (
 -- Views
 -- ---------------------------------------------------------------------------
 
+-- ----------------------------------------------------------------------
+-- Function: jobs.sees_all_jobs()
+--
+--      Whether the current role sees every job in the views: false only
+--      for a member of pgjobs_tenant (granted explicitly; a superuser is
+--      not one unless granted) that is not a superuser or has not the
+--      privileges of pgjobs_admin.  A tenant sees the jobs it published.
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.sees_all_jobs()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgjobs_sees_all_jobs'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION jobs.sees_all_jobs() IS
+    'pgjobs: false when the current role is a tenant, who sees only the jobs it published';
+
+
 CREATE VIEW jobs.all AS
     SELECT q.job_id, q.task, q.body, q.status, q.priority, q.attempts,
            q.max_retries, q.timeout, q.last_error, NULL::jsonb AS result,
            q.created_at, q.scheduled_at, q.started_at, q.expires_at,
            NULL::timestamptz AS finished_at, q.unique_key, q.progress,
-           q.progress_note, q.cancel_requested_at
+           q.progress_note, q.cancel_requested_at, q.published_by
       FROM jobs.job_queue q
+     WHERE (jobs.sees_all_jobs() OR q.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text)
     UNION ALL
     SELECT j.job_id, j.task, j.body, j.status, j.priority, j.attempts,
            j.max_retries, j.timeout, j.last_error, j.result,
            j.created_at, j.scheduled_at, j.started_at, NULL::timestamptz,
            j.finished_at, j.unique_key, j.progress, j.progress_note,
-           NULL::timestamptz
-      FROM jobs.job j;
+           NULL::timestamptz, j.published_by
+      FROM jobs.job j
+     WHERE (jobs.sees_all_jobs() OR j.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
 
 COMMENT ON VIEW jobs.all IS 'pgjobs: every job, queued or finished';
 
 CREATE VIEW jobs.running AS
     SELECT q.job_id, q.task, q.body, q.priority, q.attempts, q.max_retries,
            q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at,
-           q.progress, q.progress_note, q.cancel_requested_at
+           q.progress, q.progress_note, q.cancel_requested_at, q.published_by
       FROM jobs.job_queue q
      WHERE q.status OPERATOR(pg_catalog.=) 'running'
-       AND q.expires_at OPERATOR(pg_catalog.>=) pg_catalog.now();
+       AND q.expires_at OPERATOR(pg_catalog.>=) pg_catalog.now()
+       AND (jobs.sees_all_jobs() OR q.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
 
 COMMENT ON VIEW jobs.running IS 'pgjobs: running jobs whose lease has not lapsed';
 
 CREATE VIEW jobs.expired AS
     SELECT q.job_id, q.task, q.body, q.priority, q.attempts, q.max_retries,
-           q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at
+           q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at,
+           q.published_by
       FROM jobs.job_queue q
      WHERE q.status OPERATOR(pg_catalog.=) 'running'
-       AND q.expires_at OPERATOR(pg_catalog.<) pg_catalog.now();
+       AND q.expires_at OPERATOR(pg_catalog.<) pg_catalog.now()
+       AND (jobs.sees_all_jobs() OR q.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
 
 COMMENT ON VIEW jobs.expired IS 'pgjobs: running jobs past their timeout, not yet reclaimed';
 
@@ -901,9 +925,10 @@ SELECT pg_catalog.pg_extension_config_dump('jobs.recurring', '');
 CREATE VIEW jobs.dead_letter AS
     SELECT j.job_id, j.task, j.body, j.priority, j.attempts, j.max_retries,
            j.timeout, j.last_error, j.created_at, j.scheduled_at,
-           j.started_at, j.finished_at, j.unique_key
+           j.started_at, j.finished_at, j.unique_key, j.published_by
       FROM jobs.job j
-     WHERE j.status OPERATOR(pg_catalog.=) 'failed';
+     WHERE j.status OPERATOR(pg_catalog.=) 'failed'
+       AND (jobs.sees_all_jobs() OR j.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
 
 COMMENT ON VIEW jobs.dead_letter IS
     'pgjobs: the dead-letter queue: jobs that failed after their retries (redrive with jobs.retry)';
@@ -1212,9 +1237,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass NULL to remove the concurrency limit.';
     END IF;
-    IF i_rate IS NOT NULL AND NOT (i_rate OPERATOR(pg_catalog.>) 0
+    IF i_rate IS NOT NULL AND NOT (i_rate OPERATOR(pg_catalog.>=) 0.001
                                    AND i_rate OPERATOR(pg_catalog.<=) 1000000) THEN
-        RAISE EXCEPTION 'rate must be greater than 0 and at most 1000000 claims a second, not %', i_rate
+        RAISE EXCEPTION 'rate must be between 0.001 and 1000000 claims a second, not %', i_rate
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass NULL to remove the rate limit.';
     END IF;
@@ -1491,9 +1516,207 @@ ALTER FUNCTION jobs.retry(bigint) SET enable_seqscan = off;
 ALTER FUNCTION jobs.retry_topic(text, boolean) SET enable_seqscan = off;
 
 -- ---------------------------------------------------------------------------
--- Privileges: nothing for PUBLIC.  Grant what each role needs (README).
+-- Security (1.1): roles, SECURITY DEFINER functions, topic grants, owners
 -- ---------------------------------------------------------------------------
 
+-- jobs.topic_grant restricts roles to topic patterns: a role with grants
+-- here (its own, or those of a role whose privileges it has) may publish
+-- only tasks matching a pattern it may publish, and consume only tasks
+-- matching one it may consume.  Roles without grants are not restricted
+-- beyond their function privileges.  Set with jobs.grant_topic and
+-- jobs.revoke_topic; sessions cache it like jobs.topic_control.
+CREATE TABLE jobs.topic_grant (
+    role_name    text        NOT NULL,
+    pattern      text        NOT NULL,
+    can_publish  boolean     NOT NULL DEFAULT true,
+    can_consume  boolean     NOT NULL DEFAULT true,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT topic_grant_pkey PRIMARY KEY (role_name, pattern)
+);
+
+COMMENT ON TABLE jobs.topic_grant IS
+    'pgjobs: the topic patterns restricted roles may publish and consume (jobs.grant_topic, jobs.revoke_topic)';
+
+SELECT pg_catalog.pg_extension_config_dump('jobs.topic_grant', '');
+
+CREATE TRIGGER topic_grant_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jobs.topic_grant
+    FOR EACH STATEMENT EXECUTE FUNCTION jobs.topic_control_changed();
+
+-- ----------------------------------------------------------------------
+-- Functions: jobs.grant_topic(role, pattern, publish, consume),
+--            jobs.revoke_topic(role, pattern)
+--
+--      Restrict a role to topic patterns (see jobs.topic_grant).  Enforced
+--      in C by publish, publish_bulk, consume, consume_topic and by every
+--      function that ends or changes a claim, with SQLSTATE 42501.
+--      Granting a pattern again replaces what it allows.
+--
+-- Parameters:
+--      i_role      - the role (a name; it must exist)
+--      i_pattern   - topic pattern, as for jobs.consume_topic
+--      i_publish   - the role may publish matching tasks (default true)
+--      i_consume   - the role may consume matching tasks (default true)
+--
+-- Returns:
+--      revoke_topic: how many grants it removed (all the role's when
+--      i_pattern is NULL)
+--
+-- Tables written:
+--      jobs.topic_grant
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.grant_topic(
+    i_role          text,
+    i_pattern       text,
+    i_publish       boolean DEFAULT true,
+    i_consume       boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    SELECT r.rolname INTO v_role FROM pg_catalog.pg_roles r
+     WHERE r.rolname OPERATOR(pg_catalog.=) i_role;
+    IF v_role IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', i_role
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM jobs.check_topic_pattern(i_pattern);
+    IF i_publish IS NULL OR i_consume IS NULL THEN
+        RAISE EXCEPTION 'i_publish and i_consume must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT (i_publish OR i_consume) THEN
+        RAISE EXCEPTION 'a topic grant must allow publishing or consuming'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use jobs.revoke_topic to remove a grant.';
+    END IF;
+    INSERT INTO jobs.topic_grant AS g (role_name, pattern, can_publish, can_consume)
+    VALUES (v_role, i_pattern, i_publish, i_consume)
+    ON CONFLICT (role_name, pattern) DO UPDATE
+        SET can_publish = EXCLUDED.can_publish, can_consume = EXCLUDED.can_consume;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.grant_topic(text, text, boolean, boolean) IS
+    'pgjobs: let a role publish and/or consume only tasks matching the topic patterns granted to it';
+
+CREATE FUNCTION jobs.revoke_topic(i_role text, i_pattern text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count bigint;
+BEGIN
+    DELETE FROM jobs.topic_grant
+     WHERE role_name OPERATOR(pg_catalog.=) i_role
+       AND (i_pattern IS NULL OR pattern OPERATOR(pg_catalog.=) i_pattern);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION jobs.revoke_topic(text, text) IS
+    'pgjobs: remove a role''s topic grant (all of them when i_pattern is NULL)';
+
+-- The group roles.  Roles belong to the cluster, not to a database: they
+-- are created when missing and outlive DROP EXTENSION.
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['pgjobs_producer', 'pgjobs_consumer', 'pgjobs_admin',
+                             'pgjobs_tenant'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                        WHERE rolname OPERATOR(pg_catalog.=) r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Every function that reads or writes the tables runs as the extension's
+-- owner with a pinned search_path: the roles need no privilege on the
+-- tables, which they cannot write directly.  (Every name in the C
+-- statements and the PL/pgSQL bodies is qualified as well.)
+ALTER FUNCTION jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.publish_bulk(jobs.bulk_job[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.consume(integer, numeric)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.consume_topic(text, integer, numeric)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.ack(bigint, jsonb, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.nack(bigint, text, timestamptz, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.ack_batch(bigint[], jsonb[], integer[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.nack_batch(bigint[], text, timestamptz, integer[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.touch(bigint, numeric, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.progress(bigint, double precision, text, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.release(bigint, timestamptz, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.expire()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.maintain()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.cancel(bigint, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.retry(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.retry_topic(text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.wake_consumers()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION jobs.pause(text) SECURITY DEFINER;
+ALTER FUNCTION jobs.resume(text) SECURITY DEFINER;
+ALTER FUNCTION jobs.set_limit(text, integer, double precision, integer) SECURITY DEFINER;
+ALTER FUNCTION jobs.schedule(text, text, varchar, jsonb, text, numeric, integer, integer, text)
+    SECURITY DEFINER;
+ALTER FUNCTION jobs.unschedule(text) SECURITY DEFINER;
+ALTER FUNCTION jobs.run_schedules() SECURITY DEFINER;
+ALTER FUNCTION jobs.grant_topic(text, text, boolean, boolean) SECURITY DEFINER;
+ALTER FUNCTION jobs.revoke_topic(text, text) SECURITY DEFINER;
+
+-- Privileges: nothing for PUBLIC; each group role gets what it needs.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA jobs FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA jobs FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA jobs FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA jobs TO pgjobs_producer, pgjobs_consumer, pgjobs_admin;
+-- the views: tenants see their own jobs only (jobs.sees_all_jobs)
+GRANT SELECT ON jobs.all, jobs.running, jobs.expired, jobs.dead_letter
+    TO pgjobs_producer, pgjobs_consumer;
+GRANT EXECUTE ON FUNCTION
+    jobs.publish(varchar, jsonb, timestamptz, numeric, integer, integer, text, text, boolean),
+    jobs.publish_bulk(jobs.bulk_job[]),
+    jobs.check_topic_pattern(text),
+    jobs.sees_all_jobs()
+    TO pgjobs_producer;
+GRANT EXECUTE ON FUNCTION
+    jobs.consume(integer, numeric),
+    jobs.consume_topic(text, integer, numeric),
+    jobs.ack(bigint, jsonb, integer),
+    jobs.nack(bigint, text, timestamptz, integer),
+    jobs.ack_batch(bigint[], jsonb[], integer[]),
+    jobs.nack_batch(bigint[], text, timestamptz, integer[]),
+    jobs.touch(bigint, numeric, integer),
+    jobs.progress(bigint, double precision, text, integer),
+    jobs.release(bigint, timestamptz, integer),
+    jobs.retry_delay(integer),
+    jobs.check_topic_pattern(text),
+    jobs.sees_all_jobs()
+    TO pgjobs_consumer;
+-- the administrator: every function and every table, read only
+GRANT pgjobs_producer, pgjobs_consumer TO pgjobs_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA jobs TO pgjobs_admin;
+REVOKE EXECUTE ON FUNCTION jobs.topic_control_changed() FROM pgjobs_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA jobs TO pgjobs_admin;

@@ -81,6 +81,7 @@ pgjobs_ack(PG_FUNCTION_ARGS)
 	Datum		result = result_isnull ? (Datum) 0 : PG_GETARG_DATUM(1);
 	int32		attempt = GetAttempt(fcinfo, 2);
 
+	CheckJobAllowed(job_id);
 	if (!CatalogFinishJob(job_id, attempt, now, result, result_isnull))
 		CatalogReportNotRunning(job_id, attempt, now, "ack");
 	NoteJobsFinished();
@@ -111,6 +112,7 @@ pgjobs_nack(PG_FUNCTION_ARGS)
 				 errmsg("i_schedule_at must be a finite timestamp"),
 				 errhint("Pass NULL to retry after the backoff.")));
 
+	CheckJobAllowed(job_id);
 	if (!CatalogFailJob(job_id, attempt, now, traceback, retry_at, retry_at_isnull))
 		CatalogReportNotRunning(job_id, attempt, now, "nack");
 	NoteJobsReadied();			/* the retry may be due at once */
@@ -193,6 +195,29 @@ CheckAttempts(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * CheckJobsAllowed checks every id of the int8[] argument argno with
+ * CheckJobAllowed.
+ */
+static void
+CheckJobsAllowed(FunctionCallInfo fcinfo, int argno)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	if (!ConsumeRestricted())
+		return;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), INT8OID, sizeof(int64),
+					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (!nulls[i])
+			CheckJobAllowed(DatumGetInt64(elems[i]));
+	}
+}
+
+/*
  * pgjobs_ack_batch completes every running job of i_job_ids whose claim
  * still counts and returns their ids; the others are left alone.
  *
@@ -209,6 +234,7 @@ pgjobs_ack_batch(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 
 	nids = CheckBatchArray(fcinfo, 0, "i_job_ids", -1, &ids_isnull);
+	CheckJobsAllowed(fcinfo, 0);
 	(void) CheckBatchArray(fcinfo, 1, "i_results", nids, &results_isnull);
 	(void) CheckBatchArray(fcinfo, 2, "i_attempts", nids, &attempts_isnull);
 	if (!attempts_isnull)
@@ -244,6 +270,7 @@ pgjobs_nack_batch(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 
 	nids = CheckBatchArray(fcinfo, 0, "i_job_ids", -1, &ids_isnull);
+	CheckJobsAllowed(fcinfo, 0);
 	(void) CheckBatchArray(fcinfo, 3, "i_attempts", nids, &attempts_isnull);
 	if (!attempts_isnull)
 		CheckAttempts(fcinfo, 3);
@@ -294,6 +321,7 @@ pgjobs_touch(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to extend the lease by the job's timeout.")));
 	}
 
+	CheckJobAllowed(job_id);
 	if (!CatalogTouchJob(job_id, attempt, now, extend, extend_isnull, &expires_at))
 		CatalogReportNotRunning(job_id, attempt, now, "touch");
 	PG_RETURN_TIMESTAMPTZ(expires_at);
@@ -329,6 +357,7 @@ pgjobs_progress(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("i_note is longer than %d bytes", PGJOBS_MAX_NOTE_BYTES)));
 
+	CheckJobAllowed(job_id);
 	if (!CatalogProgressJob(job_id, attempt, now, progress, note))
 		CatalogReportNotRunning(job_id, attempt, now, "record progress of");
 	PG_RETURN_VOID();
@@ -354,6 +383,7 @@ pgjobs_release(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("i_schedule_at must be a finite timestamp"),
 				 errhint("Pass NULL to make the job ready now.")));
+	CheckJobAllowed(job_id);
 	if (!CatalogReleaseJob(job_id, attempt, now, retry_at, retry_at_isnull))
 		CatalogReportNotRunning(job_id, attempt, now, "release");
 	NoteJobsReadied();

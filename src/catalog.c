@@ -17,7 +17,9 @@
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -124,6 +126,23 @@
 	"      AND (" attempt "::pg_catalog.int4 IS NULL OR attempts" EQ attempt ")) IS TRUE"
 
 /*
+ * The unique key a job of alias a keeps when it goes back to pending (a
+ * retry, a release, a redrive): its own, unless another queued job has
+ * taken the key meanwhile, which only a job published with
+ * i_unique_running false leaves free while it runs.  The job then drops its
+ * key rather than collide with the new holder (the unique index would
+ * refuse it, and an expiry pass would fail over and over).
+ */
+#define KEY_IF_FREE(a, self) \
+	"CASE WHEN " a ".unique_key IS NOT NULL AND EXISTS (" \
+	"       SELECT FROM jobs.job_queue o" \
+	"        WHERE o.task" EQ a ".task AND o.unique_key" EQ a ".unique_key" \
+	"          AND o.unique_key IS NOT NULL" \
+	"          AND (o.status" EQ "'pending' OR o.unique_while_running)" \
+	"          " self ")" \
+	"     THEN NULL ELSE " a ".unique_key END"
+
+/*
  * FAIL_JOBS_TAIL for schema 1.1: a job whose cancellation was requested
  * finishes as cancelled instead of being retried, and jobs.job keeps the
  * unique key and the progress.  The event of each row is its new state.
@@ -133,7 +152,8 @@
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'pending', expires_at = NULL, last_error = " error "," \
 	"         scheduled_at = COALESCE(" retry_at "," \
-	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
+	"                                 $1" PLUS "jobs.retry_delay(q.attempts))," \
+	"         unique_key = " KEY_IF_FREE("q", "AND o.job_id <> q.job_id") \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
 	"     AND q.attempts" LE "q.max_retries AND q.cancel_requested_at IS NULL" \
 	"  RETURNING q.job_id, q.task" \
@@ -149,16 +169,16 @@
 	"                 THEN 'failed'::jobs.job_status" \
 	"                 ELSE 'cancelled'::jobs.job_status END AS status," \
 	"            q.created_at, q.scheduled_at, q.started_at, q.unique_key," \
-	"            q.progress, q.progress_note" \
+	"            q.progress, q.progress_note, q.published_by" \
 	"), finished AS (" \
 	"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts," \
 	"                        max_retries, timeout, last_error, created_at," \
 	"                        scheduled_at, started_at, finished_at," \
-	"                        unique_key, progress, progress_note)" \
+	"                        unique_key, progress, progress_note, published_by)" \
 	"  SELECT f.job_id, f.task, f.body, f.status, f.priority, f.attempts," \
 	"         f.max_retries, f.timeout, f.error, f.created_at," \
 	"         f.scheduled_at, f.started_at, $1, f.unique_key, f.progress," \
-	"         f.progress_note" \
+	"         f.progress_note, f.published_by" \
 	"    FROM failed f" \
 	"  RETURNING job_id, task, status" \
 	")" \
@@ -170,7 +190,7 @@
 #define FINISHED_COLUMNS \
 	"job_id, task, body, priority, attempts, max_retries, timeout," \
 	" last_error, created_at, scheduled_at, started_at, unique_key," \
-	" progress, progress_note"
+	" progress, progress_note, published_by"
 
 /* The unique-key index's predicate, for ON CONFLICT and lookups. */
 #define UNIQUE_KEY_TAKEN \
@@ -187,9 +207,9 @@
 #define INSERT_UNIQUE(conflict) \
 	"INSERT INTO jobs.job_queue AS q" \
 	"  (task, body, scheduled_at, timeout, priority, max_retries," \
-	"   unique_key, unique_while_running)" \
+	"   unique_key, unique_while_running, published_by)" \
 	" VALUES ($1, $2, COALESCE($3, pg_catalog.now())," \
-	"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6, $7, $8)" \
+	"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6, $7, $8, $9)" \
 	" ON CONFLICT (task, unique_key) WHERE " UNIQUE_KEY_TAKEN \
 	" " conflict \
 	" RETURNING job_id, job_id" EQ \
@@ -198,6 +218,10 @@
 /* The claim, skipping jobs whose task matches a pattern in $3 (1.1). */
 #define NOT_BLOCKED(param) \
 	" AND NOT (task" LIKE "ANY (" param "::pg_catalog.text[]))"
+
+/* ... and taking only tasks that match a pattern in param, unless NULL. */
+#define ALLOWED(param) \
+	" AND (" param "::pg_catalog.text[] IS NULL OR task" LIKE "ANY (" param "))"
 
 typedef enum CatalogPlanId
 {
@@ -235,6 +259,10 @@ typedef enum CatalogPlanId
 	PLAN_READ_LIMITS,
 	PLAN_SPEND_TOKENS,
 	PLAN_RUN_SCHEDULES,
+	PLAN_INSERT_JOB_1_1,
+	PLAN_INSERT_JOBS_1_1,
+	PLAN_TOPIC_GRANTS,
+	PLAN_JOB_TASK,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -242,7 +270,7 @@ typedef struct CatalogPlanDef
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[8];
+	Oid			argtypes[9];
 } CatalogPlanDef;
 
 /*
@@ -407,18 +435,18 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	},
 	[PLAN_DIAGNOSE_1_1] = {
 		"SELECT status, expires_at" LT "$1, timeout::pg_catalog.text, attempts,"
-		"       cancel_requested_at IS NOT NULL"
+		"       cancel_requested_at IS NOT NULL, task"
 		"  FROM jobs.job_queue WHERE job_id" EQ "$2"
 		" UNION ALL "
-		"SELECT status, false, timeout::pg_catalog.text, attempts, false"
+		"SELECT status, false, timeout::pg_catalog.text, attempts, false, task"
 		"  FROM jobs.job WHERE job_id" EQ "$2"
 		" LIMIT 1",
 		2, {TIMESTAMPTZOID, INT8OID}
 	},
 	[PLAN_INSERT_UNIQUE] = {
 		INSERT_UNIQUE("DO NOTHING"),
-		8, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
-			TEXTOID, BOOLOID}
+		9, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
+			TEXTOID, BOOLOID, TEXTOID}
 	},
 	[PLAN_INSERT_REPLACE] = {
 		INSERT_UNIQUE("DO UPDATE SET body = EXCLUDED.body,"
@@ -427,8 +455,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 					  " max_retries = EXCLUDED.max_retries,"
 					  " unique_while_running = EXCLUDED.unique_while_running"
 					  " WHERE q.status" EQ "'pending'"),
-		8, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
-			TEXTOID, BOOLOID}
+		9, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID,
+			TEXTOID, BOOLOID, TEXTOID}
 	},
 	[PLAN_FIND_UNIQUE] = {
 		"SELECT job_id FROM jobs.job_queue"
@@ -449,7 +477,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  RETURNING i.result, q.job_id, q.task, q.body, q.priority, q.attempts,"
 		"            q.max_retries, q.timeout, q.last_error, q.created_at,"
 		"            q.scheduled_at, q.started_at, q.unique_key, q.progress,"
-		"            q.progress_note"
+		"            q.progress_note, q.published_by"
 		")"
 		" INSERT INTO jobs.job (status, result, finished_at, " FINISHED_COLUMNS ")"
 		" SELECT 'succeeded', result, $1, " FINISHED_COLUMNS
@@ -474,7 +502,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"   SET expires_at = $1" PLUS "pg_catalog.make_interval(secs =>"
 		"           COALESCE($3, timeout::pg_catalog.float8))"
 		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
-		" RETURNING expires_at",
+		" RETURNING expires_at, task",
 		4, {TIMESTAMPTZOID, INT8OID, FLOAT8OID, INT4OID}
 	},
 	[PLAN_PROGRESS] = {
@@ -487,7 +515,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	[PLAN_RELEASE] = {
 		"UPDATE jobs.job_queue"
 		"   SET status = 'pending', attempts = attempts" " OPERATOR(pg_catalog.-) " "1,"
-		"       expires_at = NULL, scheduled_at = COALESCE($3, $1)"
+		"       expires_at = NULL, scheduled_at = COALESCE($3, $1),"
+		"       unique_key = " KEY_IF_FREE("jobs.job_queue", "AND o.job_id <> jobs.job_queue.job_id")
 		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
 		" RETURNING job_id, task",
 		4, {TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT4OID}
@@ -510,10 +539,10 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  INSERT INTO jobs.job (job_id, task, body, status, priority, attempts,"
 		"                        max_retries, timeout, last_error, created_at,"
 		"                        scheduled_at, started_at, finished_at,"
-		"                        unique_key, progress, progress_note)"
+		"                        unique_key, progress, progress_note, published_by)"
 		"  SELECT job_id, task, body, 'cancelled', priority, attempts,"
 		"         max_retries, timeout, $3, created_at, scheduled_at,"
-		"         started_at, $1, unique_key, progress, progress_note"
+		"         started_at, $1, unique_key, progress, progress_note, published_by"
 		"    FROM gone"
 		"  RETURNING job_id, task"
 		"), requested AS ("
@@ -542,10 +571,10 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		")"
 		" INSERT INTO jobs.job_queue (job_id, task, body, priority, attempts,"
 		"       max_retries, timeout, last_error, created_at, scheduled_at,"
-		"       unique_key)"
-		" SELECT job_id, task, body, priority, 0, max_retries, timeout,"
-		"        last_error, created_at, $1, unique_key"
-		"   FROM gone"
+		"       unique_key, published_by)"
+		" SELECT g.job_id, g.task, g.body, g.priority, 0, g.max_retries, g.timeout,"
+		"        g.last_error, g.created_at, $1, " KEY_IF_FREE("g", "") ", g.published_by"
+		"   FROM gone g"
 		" RETURNING job_id, task",
 		2, {TIMESTAMPTZOID, INT8OID}
 	},
@@ -562,20 +591,20 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		")"
 		" INSERT INTO jobs.job_queue (job_id, task, body, priority, attempts,"
 		"       max_retries, timeout, last_error, created_at, scheduled_at,"
-		"       unique_key)"
-		" SELECT job_id, task, body, priority, 0, max_retries, timeout,"
-		"        last_error, created_at, $1, unique_key"
-		"   FROM gone"
+		"       unique_key, published_by)"
+		" SELECT g.job_id, g.task, g.body, g.priority, 0, g.max_retries, g.timeout,"
+		"        g.last_error, g.created_at, $1, " KEY_IF_FREE("g", "") ", g.published_by"
+		"   FROM gone g"
 		" RETURNING job_id, task",
 		3, {TIMESTAMPTZOID, TEXTOID, BOOLOID}
 	},
 	[PLAN_CLAIM_BLOCKED] = {
-		CLAIM(NOT_BLOCKED("$3")),
-		3, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID}
+		CLAIM(NOT_BLOCKED("$3") ALLOWED("$4")),
+		4, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID}
 	},
 	[PLAN_CLAIM_TOPIC_BLOCKED] = {
-		CLAIM(" AND task" LIKE "$3" NOT_BLOCKED("$4")),
-		4, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID}
+		CLAIM(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5")),
+		5, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
 	},
 	[PLAN_CONTROLS] = {
 		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL"
@@ -625,12 +654,46 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"SELECT jobs.run_schedules()",
 		0, {InvalidOid}
 	},
+	/* publish in 1.1: the job remembers who published it */
+	[PLAN_INSERT_JOB_1_1] = {
+		"INSERT INTO jobs.job_queue"
+		"  (task, body, scheduled_at, timeout, priority, max_retries, published_by)"
+		" VALUES ($1, $2, COALESCE($3, pg_catalog.now()),"
+		"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6, $7)"
+		" RETURNING job_id",
+		7, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID, TEXTOID}
+	},
+	[PLAN_INSERT_JOBS_1_1] = {
+		"INSERT INTO jobs.job_queue"
+		"  (task, body, scheduled_at, timeout, priority, max_retries, published_by)"
+		" SELECT j.task, j.body,"
+		"        COALESCE(j.scheduled_at::pg_catalog.timestamptz, pg_catalog.now()),"
+		"        COALESCE(j.timeout, " PGJOBS_DEFAULT_TIMEOUT "),"
+		"        COALESCE(j.priority, 0), COALESCE(j.max_retries, 3), $2"
+		"   FROM pg_catalog.unnest($1) WITH ORDINALITY"
+		"        AS j(task, body, scheduled_at, timeout, priority, max_retries, ord)"
+		"  ORDER BY j.ord"
+		" RETURNING job_id",
+		2, {InvalidOid, TEXTOID}
+	},
+	[PLAN_JOB_TASK] = {
+		"SELECT task FROM jobs.job_queue WHERE job_id" EQ "$1"
+		" UNION ALL "
+		"SELECT task FROM jobs.job WHERE job_id" EQ "$1"
+		" LIMIT 1",
+		1, {INT8OID}
+	},
+	[PLAN_TOPIC_GRANTS] = {
+		"SELECT role_name, pattern, can_publish, can_consume FROM jobs.topic_grant"
+		" ORDER BY role_name, pattern",
+		0, {InvalidOid}
+	},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
 
-/* The array type PLAN_INSERT_JOBS was prepared for. */
-static Oid	insert_jobs_array_type = InvalidOid;
+/* The array type PLAN_INSERT_JOBS (0) and PLAN_INSERT_JOBS_1_1 (1) were prepared for. */
+static Oid	insert_jobs_array_type[2] = {InvalidOid, InvalidOid};
 
 /*
  * PreparePlan prepares the statement def for this backend and keeps it.
@@ -816,14 +879,27 @@ ReportSkippedInsert(int wanted, uint64 queued)
 }
 
 /*
- * CatalogInsertJob queues one job and returns its id.
+ * CallerName returns the name of the role that called pgjobs: the current
+ * role outside any SECURITY DEFINER function (the role SET ROLE, or
+ * PostgREST's role switch, chose), as jobs remember their publisher by.
+ */
+static Datum
+CallerName(void)
+{
+	return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+}
+
+/*
+ * CatalogInsertJob queues one job and returns its id.  In a 1.1 schema
+ * the job remembers who published it.
  */
 int64
 CatalogInsertJob(const JobSpec *spec)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		job_id;
+	bool		job_control = CatalogHasJobControl();
 
 	values[0] = PointerGetDatum(spec->task);
 	values[1] = spec->body;
@@ -840,8 +916,11 @@ CatalogInsertJob(const JobSpec *spec)
 	values[5] = Int32GetDatum(spec->max_retries_isnull ?
 							  PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
 
+	values[6] = job_control ? CallerName() : (Datum) 0;
+
 	ConnectSPI();
-	ExecutePlan(PLAN_INSERT_JOB, values, nulls, SPI_OK_INSERT_RETURNING);
+	ExecutePlan(job_control ? PLAN_INSERT_JOB_1_1 : PLAN_INSERT_JOB, values, nulls,
+				SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 0)
 		ReportSkippedInsert(1, 0);
 	job_id = FirstInt64Result();
@@ -864,23 +943,26 @@ void
 CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 				  TupleDesc out_desc, char **tasks, int ntasks)
 {
-	Datum		values[1];
+	Datum		values[2];
+	CatalogPlanId id = CatalogHasJobControl() ? PLAN_INSERT_JOBS_1_1 : PLAN_INSERT_JOBS;
 
 	ConnectSPI();
-	if (plans[PLAN_INSERT_JOBS] == NULL || insert_jobs_array_type != array_type)
+	if (plans[id] == NULL || insert_jobs_array_type[id == PLAN_INSERT_JOBS_1_1] != array_type)
 	{
-		if (plans[PLAN_INSERT_JOBS] != NULL)
+		Oid			argtypes[2] = {array_type, TEXTOID};
+
+		if (plans[id] != NULL)
 		{
-			SPI_freeplan(plans[PLAN_INSERT_JOBS]);
-			plans[PLAN_INSERT_JOBS] = NULL;
+			SPI_freeplan(plans[id]);
+			plans[id] = NULL;
 		}
-		plans[PLAN_INSERT_JOBS] = PreparePlan(&plan_defs[PLAN_INSERT_JOBS],
-											  &array_type);
-		insert_jobs_array_type = array_type;
+		plans[id] = PreparePlan(&plan_defs[id], argtypes);
+		insert_jobs_array_type[id == PLAN_INSERT_JOBS_1_1] = array_type;
 	}
 
 	values[0] = jobs;
-	ExecutePlan(PLAN_INSERT_JOBS, values, NULL, SPI_OK_INSERT_RETURNING);
+	values[1] = id == PLAN_INSERT_JOBS_1_1 ? CallerName() : (Datum) 0;
+	ExecutePlan(id, values, NULL, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed != (uint64) ntasks)
 		ReportSkippedInsert(ntasks, SPI_processed);
 	CopyResultRows(out, out_desc);
@@ -1251,8 +1333,8 @@ int64
 CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 					   bool while_running, bool *inserted)
 {
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Datum		find[2];
 	int64		job_id = 0;
 	bool		found = false;
@@ -1276,6 +1358,7 @@ CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 							  PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
 	values[6] = PointerGetDatum(key);
 	values[7] = BoolGetDatum(while_running);
+	values[8] = CallerName();
 
 	*inserted = false;
 	ConnectSPI();
@@ -1610,10 +1693,12 @@ CatalogRetryJobs(text *like_pattern, bool include_cancelled, TimestampTz now)
  */
 uint64
 CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
+						Datum allowed, bool allowed_isnull,
 						TimestampTz now, Tuplestorestate *out,
 						TupleDesc out_desc, List **tasks)
 {
-	Datum		values[4];
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	uint64		claimed;
 	uint64		row;
@@ -1624,13 +1709,19 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	{
 		values[2] = PointerGetDatum(like_pattern);
 		values[3] = blocked;
+		values[4] = allowed;
+		nulls[4] = allowed_isnull ? 'n' : ' ';
 	}
 	else
+	{
 		values[2] = blocked;
+		values[3] = allowed;
+		nulls[3] = allowed_isnull ? 'n' : ' ';
+	}
 
 	ConnectSPI();
 	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
-				values, NULL, SPI_OK_SELECT);
+				values, nulls, SPI_OK_SELECT);
 	claimed = SPI_processed;
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
@@ -1769,4 +1860,79 @@ CatalogRunSchedules(void)
 	FinishSPI();
 
 	return count;
+}
+
+/*
+ * CatalogJobTask returns the task of job job_id, queued or finished, as
+ * text in the caller's memory, or NULL if there is no such job.
+ */
+text *
+CatalogJobTask(int64 job_id)
+{
+	Datum		values[1];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	text	   *task = NULL;
+
+	values[0] = Int64GetDatum(job_id);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_JOB_TASK, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									  &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+
+			task = DatumGetTextPCopy(d);
+			MemoryContextSwitchTo(spi_cxt);
+		}
+	}
+	FinishSPI();
+
+	return task;
+}
+
+/*
+ * CatalogLoadTopicGrants returns the rows of jobs.topic_grant, allocated in
+ * cxt, and their count in *n; roles that no longer exist are left out.
+ */
+TopicGrant *
+CatalogLoadTopicGrants(MemoryContext cxt, int *n)
+{
+	TopicGrant *grants = NULL;
+	uint64		row;
+	int			kept = 0;
+
+	ConnectSPI();
+	ExecutePlan(PLAN_TOPIC_GRANTS, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		grants = MemoryContextAllocZero(cxt, sizeof(TopicGrant) * SPI_processed);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *role = SPI_getvalue(tuple, desc, 1);
+		char	   *pattern = SPI_getvalue(tuple, desc, 2);
+		Oid			roleid;
+
+		if (role == NULL || pattern == NULL)
+			continue;
+		roleid = get_role_oid(role, true);
+		if (!OidIsValid(roleid))
+			continue;
+		grants[kept].role = roleid;
+		grants[kept].pattern = MemoryContextStrdup(cxt, pattern);
+		grants[kept].can_publish = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+		grants[kept].can_consume = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)) && !isnull;
+		kept++;
+	}
+	*n = kept;
+	FinishSPI();
+
+	return grants;
 }

@@ -17,6 +17,12 @@
  * consumers.  Consumers whose topic cannot overlap a limited pattern never
  * take its lock.
  *
+ * Topic grants (jobs.topic_grant) are cached the same way.  A role with
+ * grants (its own or those of a role whose privileges it has) may publish
+ * and consume only the tasks its grants' patterns match; superusers and
+ * pgjobs_admin are never restricted.  The caller is the role outside the
+ * SECURITY DEFINER functions (GetOuterUserId): the one SET ROLE chose.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,6 +33,8 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -42,6 +50,7 @@ PG_FUNCTION_INFO_V1(pgjobs_wake_consumers);
 PG_FUNCTION_INFO_V1(pgjobs_cancel);
 PG_FUNCTION_INFO_V1(pgjobs_retry);
 PG_FUNCTION_INFO_V1(pgjobs_retry_topic);
+PG_FUNCTION_INFO_V1(pgjobs_sees_all_jobs);
 
 /* The cached rows of jobs.topic_control, valid while controls_valid. */
 static MemoryContext ControlsContext = NULL;
@@ -52,16 +61,42 @@ static bool any_limited = false;
 static bool callback_registered = false;
 static Oid	controls_relid = InvalidOid;
 
+/* The cached rows of jobs.topic_grant, valid while grants_valid. */
+static MemoryContext GrantsContext = NULL;
+static TopicGrant *grants = NULL;
+static int	ngrants = 0;
+static bool grants_valid = false;
+static Oid	grants_relid = InvalidOid;
+
+static bool TaskMatches(text *task, text *like_pattern);
+static bool MayOverlap(text *a, text *b);
+static Datum TextArray(text **items, int n);
+
 /*
  * InvalidateControls is the relcache callback: an invalidation of
- * jobs.topic_control (as its trigger sends), or of every relation, empties
- * the cache.
+ * jobs.topic_control or jobs.topic_grant (as their trigger sends), or of
+ * every relation, empties the matching cache.
  */
 static void
 InvalidateControls(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == controls_relid)
 		controls_valid = false;
+	if (relid == InvalidOid || relid == grants_relid)
+		grants_valid = false;
+}
+
+/*
+ * RegisterCallback registers the relcache callback, once per backend.
+ */
+static void
+RegisterCallback(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(InvalidateControls, (Datum) 0);
+		callback_registered = true;
+	}
 }
 
 /*
@@ -78,11 +113,7 @@ LoadControls(void)
 
 	if (controls_valid)
 		return;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(InvalidateControls, (Datum) 0);
-		callback_registered = true;
-	}
+	RegisterCallback();
 	if (ControlsContext == NULL)
 		ControlsContext = AllocSetContextCreate(TopMemoryContext,
 												"pgjobs topic controls",
@@ -115,6 +146,174 @@ LoadControls(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+}
+
+/*
+ * LoadGrants fills the cache of topic grants if it is not valid, as
+ * LoadControls does for the controls.
+ */
+static void
+LoadGrants(void)
+{
+	int			n = 0;
+	TopicGrant *rows;
+	int			i;
+
+	if (grants_valid)
+		return;
+	RegisterCallback();
+	if (GrantsContext == NULL)
+		GrantsContext = AllocSetContextCreate(TopMemoryContext,
+											  "pgjobs topic grants",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(GrantsContext);
+	grants_relid = get_relname_relid("topic_grant", get_namespace_oid("jobs", false));
+	grants = NULL;
+	ngrants = 0;
+
+	grants_valid = true;
+	PG_TRY();
+	{
+		rows = CatalogLoadTopicGrants(GrantsContext, &n);
+		for (i = 0; i < n; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(GrantsContext);
+
+			rows[i].like_pattern = TopicToLikePattern(cstring_to_text(rows[i].pattern));
+			MemoryContextSwitchTo(old);
+		}
+		grants = rows;
+		ngrants = n;
+	}
+	PG_CATCH();
+	{
+		grants_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * IsPgjobsAdmin reports whether role has the privileges of a superuser or
+ * of pgjobs_admin.
+ */
+static bool
+IsPgjobsAdmin(Oid role)
+{
+	Oid			admin;
+
+	if (superuser_arg(role))
+		return true;
+	admin = get_role_oid("pgjobs_admin", true);
+	return OidIsValid(admin) && has_privs_of_role(role, admin);
+}
+
+/*
+ * AllowedPatterns returns the LIKE patterns the calling role may publish
+ * (consume false) or consume (consume true) as a List of text, and sets
+ * *restricted: a role is restricted when any topic grant applies to it,
+ * and may then use only what its grants allow (possibly nothing).
+ */
+static List *
+AllowedPatterns(bool consume, bool *restricted)
+{
+	Oid			caller;
+	List	   *allowed = NIL;
+	int			i;
+
+	*restricted = false;
+	if (!CatalogHasJobControl())
+		return NIL;
+	LoadGrants();
+	if (ngrants == 0)
+		return NIL;
+	caller = GetOuterUserId();
+	if (IsPgjobsAdmin(caller))
+		return NIL;
+	for (i = 0; i < ngrants; i++)
+	{
+		if (!has_privs_of_role(caller, grants[i].role))
+			continue;
+		*restricted = true;
+		if (consume ? grants[i].can_consume : grants[i].can_publish)
+			allowed = lappend(allowed, grants[i].like_pattern);
+	}
+	return allowed;
+}
+
+/*
+ * TaskMatchesAny reports whether task is LIKE one of the patterns.
+ */
+static bool
+TaskMatchesAny(text *task, List *patterns)
+{
+	ListCell   *lc;
+
+	foreach(lc, patterns)
+	{
+		if (TaskMatches(task, (text *) lfirst(lc)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * CheckPublishAllowed raises 42501 if the calling role may not publish
+ * task.  element is the 1-based position in publish_bulk's array, or 0.
+ */
+void
+CheckPublishAllowed(text *task, int element)
+{
+	bool		restricted;
+	List	   *allowed = AllowedPatterns(false, &restricted);
+
+	if (!restricted || task == NULL || TaskMatchesAny(task, allowed))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to publish task \"%s\"%s",
+					text_to_cstring(task),
+					element > 0 ? psprintf(" (element %d of the array)", element) : ""),
+			 errdetail("Role \"%s\" may publish only tasks matching the topic patterns granted to it.",
+					   GetUserNameFromId(GetOuterUserId(), false)),
+			 errhint("An administrator grants topic patterns with jobs.grant_topic.")));
+}
+
+/*
+ * ConsumeRestricted reports whether topic grants restrict what the calling
+ * role may consume.
+ */
+bool
+ConsumeRestricted(void)
+{
+	bool		restricted;
+
+	(void) AllowedPatterns(true, &restricted);
+	return restricted;
+}
+
+/*
+ * CheckJobAllowed raises an error if the calling role may not consume the
+ * task of job job_id: it is then told the job does not exist (PJ001), as
+ * for an unknown id, so that nothing about other roles' jobs leaks.  A job
+ * that does not exist is left to the caller's own error.
+ */
+void
+CheckJobAllowed(int64 job_id)
+{
+	bool		restricted;
+	List	   *allowed = AllowedPatterns(true, &restricted);
+	text	   *task;
+
+	if (!restricted)
+		return;
+	task = CatalogJobTask(job_id);
+	if (task == NULL || TaskMatchesAny(task, allowed))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),
+			 errmsg("job " INT64_FORMAT " does not exist", job_id),
+			 errhint("Pass a job_id returned by jobs.consume or jobs.consume_topic.")));
 }
 
 /*
@@ -204,16 +403,45 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	uint64		total = 0;
 	int32		remaining = num;
 	int			i;
+	bool		restricted;
+	List	   *allowed;
+	Datum		allowed_array = (Datum) 0;
 
 	if (!CatalogHasJobControl())
 		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
 	LoadControls();
-	if (ncontrols == 0)
+	allowed = AllowedPatterns(true, &restricted);
+	if (ncontrols == 0 && !restricted)
 		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
 
+	/* a restricted role takes only what its grants allow */
+	if (restricted)
+	{
+		text	  **items = palloc(sizeof(text *) * (list_length(allowed) + 1));
+		int			nitems = 0;
+		bool		overlap = false;
+		ListCell   *lc;
+
+		foreach(lc, allowed)
+		{
+			items[nitems++] = (text *) lfirst(lc);
+			if (MayOverlap(like_pattern, (text *) lfirst(lc)))
+				overlap = true;
+		}
+		if (!overlap)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to consume %s",
+							like_pattern ? "this topic" : "jobs"),
+					 errdetail("Role \"%s\" may consume only tasks matching the topic patterns granted to it.",
+							   GetUserNameFromId(GetOuterUserId(), false)),
+					 errhint("An administrator grants topic patterns with jobs.grant_topic.")));
+		allowed_array = TextArray(items, nitems);
+	}
+
 	/* paused patterns are always skipped; limited ones that may overlap */
-	blocked = palloc(sizeof(text *) * ncontrols);
-	limits = palloc0(sizeof(TopicLimit) * ncontrols);
+	blocked = palloc(sizeof(text *) * (ncontrols + 1));
+	limits = palloc0(sizeof(TopicLimit) * (ncontrols + 1));
 	for (i = 0; i < ncontrols; i++)
 	{
 		if (controls[i].paused)
@@ -272,6 +500,10 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 					double		wait = (1.0 - (limits[i].tokens - limits[i].claimed)) /
 						limits[i].rate;
 
+					/* set_limit keeps rates sane; a row written by hand may not be */
+					if (!(wait >= 0.0 && wait <= PGJOBS_MAX_WAIT))
+						wait = PGJOBS_MAX_WAIT;
+
 					*retry_at = Min(*retry_at,
 									now + (TimestampTz) (wait * USECS_PER_SEC) + 1);
 				}
@@ -281,7 +513,8 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		}
 
 		claimed = CatalogClaimJobsBlocked(batch, like_pattern,
-										  TextArray(blocked, nblocked), now,
+										  TextArray(blocked, nblocked),
+										  allowed_array, !restricted, now,
 										  out, out_desc, &tasks);
 		total += claimed;
 		remaining -= (int32) claimed;
@@ -474,4 +707,23 @@ pgjobs_retry_topic(PG_FUNCTION_ARGS)
 	if (count > 0)
 		NoteJobsReadied();
 	PG_RETURN_INT64(count);
+}
+
+/*
+ * pgjobs_sees_all_jobs tells the views whether the current role sees every
+ * job: only a member of pgjobs_tenant (granted explicitly: the superuser
+ * shortcut does not make a superuser one) without the privileges of a
+ * superuser or of pgjobs_admin sees just the jobs it published.
+ *
+ * jobs.sees_all_jobs() -> boolean
+ */
+Datum
+pgjobs_sees_all_jobs(PG_FUNCTION_ARGS)
+{
+	Oid			user = GetUserId();
+	Oid			tenant = get_role_oid("pgjobs_tenant", true);
+
+	if (!OidIsValid(tenant) || IsPgjobsAdmin(user))
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(!is_member_of_role_nosuper(user, tenant));
 }

@@ -15,6 +15,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "utils/resowner.h"
+
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -42,9 +45,49 @@ ExpireJobsIfDue(TimestampTz now, bool force)
 									pgjobs_consume_expire_interval))
 		return;
 
-	if (CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH) > 0)
-		NoteJobsReadied();
+	/*
+	 * The pass is a courtesy to the queue, not the consumer's business: it
+	 * runs in a subtransaction, and if it fails (a lock timeout, say) the
+	 * consumer gets a warning and its claim, not the error; the next pass is
+	 * due an interval later, not at once.
+	 */
 	last_consume_expire = now;
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			if (CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH) > 0)
+				NoteJobsReadied();
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			/* an interrupt is not ours to swallow */
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+				ReThrowError(edata);
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("pgjobs: reclaiming expired jobs failed: %s", edata->message),
+					 errhint("The jobs are reclaimed by a later pass, jobs.expire() or the maintenance worker.")));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
 }
 
 /*

@@ -107,6 +107,16 @@ typedef struct TopicLimit
 	int32		claimed;		/* claims of its jobs so far */
 } TopicLimit;
 
+/* A row of jobs.topic_grant, as sessions cache it (control.c). */
+typedef struct TopicGrant
+{
+	Oid			role;
+	char	   *pattern;
+	text	   *like_pattern;
+	bool		can_publish;
+	bool		can_consume;
+} TopicGrant;
+
 /* catalog.c: all access to the jobs.* tables */
 extern int64 CatalogInsertJob(const JobSpec *spec);
 extern void CatalogInsertJobs(Datum jobs, Oid array_type,
@@ -146,7 +156,8 @@ extern bool CatalogRetryJob(int64 job_id, TimestampTz now);
 extern int64 CatalogRetryJobs(text *like_pattern, bool include_cancelled,
 							  TimestampTz now);
 extern uint64 CatalogClaimJobsBlocked(int32 num, text *like_pattern,
-									  Datum blocked, TimestampTz now,
+									  Datum blocked, Datum allowed,
+									  bool allowed_isnull, TimestampTz now,
 									  Tuplestorestate *out, TupleDesc out_desc,
 									  List **tasks);
 extern TopicControl *CatalogLoadTopicControls(MemoryContext cxt, int *n);
@@ -156,6 +167,8 @@ extern void CatalogReadLimits(TimestampTz now, Datum patterns,
 extern void CatalogSpendTokens(TimestampTz now, const char *pattern,
 							   double tokens);
 extern int64 CatalogRunSchedules(void);
+extern text *CatalogJobTask(int64 job_id);
+extern TopicGrant *CatalogLoadTopicGrants(MemoryContext cxt, int *n);
 extern void CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
 									const char *action) pg_attribute_noreturn();
 
@@ -188,6 +201,9 @@ extern uint64 ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 						Tuplestorestate *out, TupleDesc out_desc,
 						TimestampTz *retry_at);
 extern void NoteJobsFinished(void);
+extern void CheckPublishAllowed(text *task, int element);
+extern void CheckJobAllowed(int64 job_id);
+extern bool ConsumeRestricted(void);
 
 /* consume.c */
 extern text *TopicToLikePattern(text *topic);

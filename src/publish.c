@@ -188,6 +188,7 @@ pgjobs_publish_1_1(PG_FUNCTION_ARGS)
 	if (PG_NARGS() != 9)
 		elog(ERROR, "pgjobs: jobs.publish 1.1 takes 9 arguments, not %d", PG_NARGS());
 	GetJobSpec(fcinfo, &spec);
+	CheckPublishAllowed(spec.task, 0);
 	key = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 	while_running = !PG_ARGISNULL(8) && PG_GETARG_BOOL(8);
 	if (!PG_ARGISNULL(7))
@@ -341,6 +342,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 			spec.max_retries = DatumGetInt32(d);
 
 		ValidateJobSpec(&spec, i + 1);
+		CheckPublishAllowed(spec.task, i + 1);
 		if (tasks != NULL)
 			tasks[i] = text_to_cstring(spec.task);
 	}
