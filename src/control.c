@@ -710,6 +710,41 @@ pgjobs_retry_topic(PG_FUNCTION_ARGS)
 }
 
 /*
+ * IsTenant reports whether role is a tenant: a member of pgjobs_tenant
+ * (granted explicitly) without the privileges of a superuser or of
+ * pgjobs_admin.
+ */
+static bool
+IsTenant(Oid role)
+{
+	Oid			tenant = get_role_oid("pgjobs_tenant", true);
+
+	if (!OidIsValid(tenant) || IsPgjobsAdmin(role))
+		return false;
+	return is_member_of_role_nosuper(role, tenant);
+}
+
+/*
+ * TenantScopedKey returns the unique key a publish by the calling role
+ * stores: a tenant's keys are its own (prefixed with its name and that
+ * name's length, which no other role's key can forge), so that a tenant
+ * can neither learn of nor replace another tenant's job through a key.
+ * Other roles share one key space.
+ */
+text *
+TenantScopedKey(text *key)
+{
+	Oid			caller = GetOuterUserId();
+	char	   *name;
+
+	if (!CatalogHasJobControl() || !IsTenant(caller))
+		return key;
+	name = GetUserNameFromId(caller, false);
+	return cstring_to_text(psprintf("%d:%s/%s", (int) strlen(name), name,
+									text_to_cstring(key)));
+}
+
+/*
  * pgjobs_sees_all_jobs tells the views whether the current role sees every
  * job: only a member of pgjobs_tenant (granted explicitly: the superuser
  * shortcut does not make a superuser one) without the privileges of a
@@ -720,10 +755,5 @@ pgjobs_retry_topic(PG_FUNCTION_ARGS)
 Datum
 pgjobs_sees_all_jobs(PG_FUNCTION_ARGS)
 {
-	Oid			user = GetUserId();
-	Oid			tenant = get_role_oid("pgjobs_tenant", true);
-
-	if (!OidIsValid(tenant) || IsPgjobsAdmin(user))
-		PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(!is_member_of_role_nosuper(user, tenant));
+	PG_RETURN_BOOL(!IsTenant(GetUserId()));
 }

@@ -204,6 +204,7 @@ extern void NoteJobsFinished(void);
 extern void CheckPublishAllowed(text *task, int element);
 extern void CheckJobAllowed(int64 job_id);
 extern bool ConsumeRestricted(void);
+extern text *TenantScopedKey(text *key);
 
 /* consume.c */
 extern text *TopicToLikePattern(text *topic);

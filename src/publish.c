@@ -214,7 +214,8 @@ pgjobs_publish_1_1(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("i_unique_key must be 1 to %d characters long", PGJOBS_MAX_TASK_LENGTH),
 					 errhint("Pass NULL for a job that need not be unique.")));
-		job_id = CatalogInsertUniqueJob(&spec, key, replace, while_running, &inserted);
+		job_id = CatalogInsertUniqueJob(&spec, TenantScopedKey(key), replace,
+										while_running, &inserted);
 	}
 	NoteJobsReadied();
 	if (inserted && NotifyWanted(PGJOBS_NOTIFY_ALL))

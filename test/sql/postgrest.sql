@@ -64,6 +64,15 @@ SELECT pg_catalog.count(_postgrest_t) AS page_total
   FROM (SELECT "pgrst_source".* FROM "pgrst_source") _postgrest_t;
 COMMIT;
 
+-- tenants' unique keys are their own: alice using bob's key neither finds
+-- nor replaces his job
+:rpc_begin
+SELECT set_config('role', 'pgjobs_test_alice', true) \g /dev/null
+SELECT "jobs"."publish"("i_task" := 'email.send', "i_body" := '{"to": "mallory"}',
+                        "i_unique_key" := 'welcome-bob', "i_on_duplicate" := 'replace') AS alices_job \gset
+SELECT count(*) AS alice_sees FROM jobs.all WHERE unique_key LIKE '%welcome-bob';
+ROLLBACK;
+
 -- a task outside alice's grants: 42501, nothing queued
 :rpc_begin
 SELECT set_config('role', 'pgjobs_test_alice', true) \g /dev/null
