@@ -1284,6 +1284,23 @@ LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION jobs.check_topic_pattern(text) IS
     'pgjobs: raise an error unless i_pattern is a valid topic pattern';
 
+-- ----------------------------------------------------------------------
+-- Function: jobs.check_job(task, timeout, priority, max_retries)
+--
+--      Raises the error jobs.publish would raise for these arguments.
+-- ----------------------------------------------------------------------
+CREATE FUNCTION jobs.check_job(
+    i_task          varchar,
+    i_timeout       numeric DEFAULT NULL,
+    i_priority      integer DEFAULT NULL,
+    i_max_retries   integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgjobs_check_job'
+LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION jobs.check_job(varchar, numeric, integer, integer) IS
+    'pgjobs: raise an error unless jobs.publish would accept these arguments';
+
 -- jobs.topic_control_changed tells every session's consumers, at commit,
 -- that the topic controls changed, and wakes waiting consumers (a resume
 -- or a raised limit may free jobs).  Token bucket updates by consumers
@@ -1390,13 +1407,8 @@ BEGIN
                         COALESCE(pg_catalog.quote_literal(i_catch_up), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- the job must be publishable: check it as publish would, then undo
-    BEGIN
-        PERFORM jobs.publish(i_task, i_body, NULL, i_timeout, i_priority, i_max_retries);
-        RAISE EXCEPTION USING ERRCODE = 'PJ999';
-    EXCEPTION WHEN SQLSTATE 'PJ999' THEN
-        NULL;
-    END;
+    -- the job must be publishable
+    PERFORM jobs.check_job(i_task, i_timeout, i_priority, i_max_retries);
     v_next := jobs.cron_next(i_cron, pg_catalog.now(), v_zone);
     INSERT INTO jobs.recurring AS r
            (name, cron, time_zone, task, body, timeout, priority,

@@ -26,6 +26,7 @@
 
 PG_FUNCTION_INFO_V1(pgjobs_publish);
 PG_FUNCTION_INFO_V1(pgjobs_publish_1_1);
+PG_FUNCTION_INFO_V1(pgjobs_check_job);
 PG_FUNCTION_INFO_V1(pgjobs_publish_bulk);
 
 /* Fields of jobs.bulk_job, in declaration order (1-based). */
@@ -358,4 +359,32 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	}
 
 	return (Datum) 0;
+}
+
+/*
+ * pgjobs_check_job raises the error jobs.publish would raise for a task,
+ * timeout, priority and retries (jobs.schedule checks its job with it).
+ *
+ * jobs.check_job(i_task, i_timeout, i_priority, i_max_retries)
+ */
+Datum
+pgjobs_check_job(PG_FUNCTION_ARGS)
+{
+	JobSpec		spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.task = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	spec.body_isnull = true;
+	spec.scheduled_at_isnull = true;
+	spec.timeout_isnull = PG_ARGISNULL(1);
+	if (!spec.timeout_isnull)
+		spec.timeout = PG_GETARG_DATUM(1);
+	spec.priority_isnull = PG_ARGISNULL(2);
+	if (!spec.priority_isnull)
+		spec.priority = PG_GETARG_INT32(2);
+	spec.max_retries_isnull = PG_ARGISNULL(3);
+	if (!spec.max_retries_isnull)
+		spec.max_retries = PG_GETARG_INT32(3);
+	ValidateJobSpec(&spec, 0);
+	PG_RETURN_VOID();
 }

@@ -92,6 +92,11 @@ sub contents
 		  $node->safe_psql($db, 'SELECT j::text FROM jobs.job j ORDER BY job_id'),
 		seq => $node->safe_psql($db,
 			'SELECT last_value, is_called FROM jobs.job_id_seq'),
+		# what administrators set (pgjobs 1.1)
+		settings => $node->safe_psql($db, q{
+			SELECT (SELECT string_agg(c::text, ' ' ORDER BY pattern) FROM jobs.topic_control c),
+			       (SELECT string_agg(r::text, ' ' ORDER BY name) FROM jobs.recurring r),
+			       (SELECT string_agg(g::text, ' ' ORDER BY role_name, pattern) FROM jobs.topic_grant g)}),
 	};
 }
 
@@ -107,7 +112,17 @@ sub plain_dump
 	return $out;
 }
 
+# Topic controls, a recurring job and a topic grant are user data too.
+$node->safe_psql('src', q{
+	CREATE ROLE dr_web NOLOGIN;
+	SELECT jobs.pause('dr.paused.%');
+	SELECT jobs.set_limit('dr.limited.%', 3, 10, 20);
+	SELECT jobs.schedule('dr-nightly', '30 2 * * *', 'dr.nightly', '{"n": 9}', 'Europe/Berlin');
+	SELECT jobs.grant_topic('dr_web', 'dr.%', i_consume => false);
+});
 my $before = contents('src');
+ok($before->{settings} =~ /dr\.paused.*dr-nightly.*dr_web/s,
+	'the source holds topic controls, a recurring job and a topic grant');
 my $src_dump = plain_dump('src');
 my $max_id = $node->safe_psql('src', 'SELECT max(job_id) FROM jobs.all');
 
@@ -149,12 +164,14 @@ foreach my $db ('dst_custom', 'dst_plain')
 	is($after->{queue}, $before->{queue}, "$db: jobs.job_queue identical, every column");
 	is($after->{job}, $before->{job}, "$db: jobs.job identical, every column");
 	is($after->{seq}, $before->{seq}, "$db: jobs.job_id_seq at the same position");
+	is($after->{settings}, $before->{settings},
+		"$db: topic controls, recurring jobs and topic grants identical");
 	is(plain_dump($db), $src_dump, "$db: a dump of the restored database equals the original dump");
 	is( $node->safe_psql(
 			$db, q{
 		SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 		  FROM pg_extension, unnest(extconfig) c WHERE extname = 'pgjobs'}),
-		'{jobs.job,jobs.job_id_seq,jobs.job_queue}',
+		'{jobs.job,jobs.job_id_seq,jobs.job_queue,jobs.recurring,jobs.topic_control,jobs.topic_grant}',
 		"$db: the tables and sequence are still extension config");
 
 	# Ids continue upward.
