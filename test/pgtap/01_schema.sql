@@ -2,22 +2,23 @@
 --
 -- Schema, tables (columns in order, types, NOT NULL, defaults, keys,
 -- indexes, checks, triggers), the id sequence, the jobs.job_status enum, the
--- jobs.bulk_job type, the views, and the pg_extension_config_dump
--- registration that makes pg_dump keep the jobs, the topic controls and the
--- recurring jobs.
+-- jobs.bulk_job type, the views (columns and, for the four that a tenant
+-- reads, their whole definition: a tenant sees only the jobs it published),
+-- and the pg_extension_config_dump registration that makes pg_dump keep the
+-- jobs, the topic controls, the topic grants and the recurring jobs.
 -- Run by scripts/test.sh with pg_prove against a database where pgtap and
 -- pgjobs are installed; everything is rolled back.
 
 BEGIN;
-SELECT plan(87);
+SELECT plan(104);
 
 -- ---------------------------------------------------------------------------
 -- Schema and the objects in it
 -- ---------------------------------------------------------------------------
 
 SELECT has_schema('jobs', 'schema jobs exists');
-SELECT tables_are('jobs', ARRAY['job_queue', 'job', 'topic_control', 'recurring'],
-    'jobs has exactly the tables job_queue, job, topic_control and recurring');
+SELECT tables_are('jobs', ARRAY['job_queue', 'job', 'topic_control', 'recurring', 'topic_grant'],
+    'jobs has exactly the tables job_queue, job, topic_control, recurring and topic_grant');
 SELECT views_are('jobs', ARRAY['all', 'running', 'expired', 'stats', 'health', 'dead_letter'],
     'jobs has exactly the views all, running, expired, stats, health and dead_letter');
 SELECT sequences_are('jobs', ARRAY['job_id_seq'],
@@ -37,7 +38,7 @@ SELECT columns_are('jobs', 'job_queue', ARRAY[
     'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
     'timeout', 'last_error', 'created_at', 'scheduled_at', 'started_at',
     'expires_at', 'unique_key', 'unique_while_running', 'cancel_requested_at',
-    'progress', 'progress_note'], 'jobs.job_queue has exactly the expected columns');
+    'progress', 'progress_note', 'published_by'], 'jobs.job_queue has exactly the expected columns');
 
 -- Every column in order: name, type with typmod, NOT NULL, default.
 SELECT results_eq(
@@ -66,7 +67,8 @@ SELECT results_eq(
              ('unique_while_running', 'boolean',          false, NULL),
              ('cancel_requested_at', 'timestamp with time zone', false, NULL),
              ('progress',     'double precision',         false, NULL),
-             ('progress_note', 'text',                    false, NULL)$$,
+             ('progress_note', 'text',                    false, NULL),
+             ('published_by', 'text',                     false, NULL)$$,
     'jobs.job_queue columns: order, types, NOT NULL and defaults (1.1 columns appended)');
 
 -- The same contract column by column, for readable failures.
@@ -93,6 +95,10 @@ SELECT col_is_null('jobs', 'job_queue', 'unique_key', 'job_queue.unique_key is n
 SELECT col_hasnt_default('jobs', 'job_queue', 'unique_while_running',
     'job_queue.unique_while_running has no default');
 SELECT col_type_is('jobs', 'job_queue', 'progress', 'double precision', 'job_queue.progress is double precision');
+SELECT col_is_null('jobs', 'job_queue', 'published_by',
+    'job_queue.published_by is nullable (jobs queued by 1.0 have no publisher)');
+SELECT col_hasnt_default('jobs', 'job_queue', 'published_by',
+    'job_queue.published_by has no default (publish records the caller)');
 
 SELECT has_pk('jobs', 'job_queue', 'jobs.job_queue has a primary key');
 SELECT col_is_pk('jobs', 'job_queue', ARRAY['job_id'], 'jobs.job_queue primary key is (job_id)');
@@ -135,7 +141,7 @@ SELECT has_table('jobs', 'job', 'table jobs.job exists');
 SELECT columns_are('jobs', 'job', ARRAY[
     'job_id', 'task', 'body', 'status', 'priority', 'attempts', 'max_retries',
     'timeout', 'last_error', 'result', 'created_at', 'scheduled_at',
-    'started_at', 'finished_at', 'unique_key', 'progress', 'progress_note'],
+    'started_at', 'finished_at', 'unique_key', 'progress', 'progress_note', 'published_by'],
     'jobs.job has exactly the expected columns');
 SELECT results_eq(
     $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -162,7 +168,8 @@ SELECT results_eq(
              ('finished_at',  'timestamp with time zone', true,  'now()'),
              ('unique_key',   'text',                     false, NULL),
              ('progress',     'double precision',         false, NULL),
-             ('progress_note', 'text',                    false, NULL)$$,
+             ('progress_note', 'text',                    false, NULL),
+             ('published_by', 'text',                     false, NULL)$$,
     'jobs.job columns: order, types, NOT NULL and defaults (1.1 columns appended)');
 SELECT hasnt_column('jobs', 'job', 'unique_while_running',
     'jobs.job has no unique_while_running (a finished job holds no key)');
@@ -249,6 +256,67 @@ SELECT results_eq(
        WHERE tgrelid = 'jobs.topic_control'::regclass AND tgname = 'topic_control_changed'$$,
     $$VALUES ('O', false)$$,
     'topic_control_changed is enabled (origin) and not internal');
+
+-- ---------------------------------------------------------------------------
+-- jobs.topic_grant (1.1): the topic patterns restricted roles may publish
+-- and consume
+-- ---------------------------------------------------------------------------
+
+SELECT has_table('jobs', 'topic_grant', 'table jobs.topic_grant exists');
+SELECT columns_are('jobs', 'topic_grant', ARRAY[
+    'role_name', 'pattern', 'can_publish', 'can_consume', 'created_at'],
+    'jobs.topic_grant has exactly the expected columns');
+SELECT results_eq(
+    $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
+             a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) COLLATE "default"
+        FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'jobs.topic_grant'::regclass
+         AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum$$,
+    $$VALUES ('role_name',   'text',                     true,  NULL::text),
+             ('pattern',     'text',                     true,  NULL),
+             ('can_publish', 'boolean',                  true,  'true'),
+             ('can_consume', 'boolean',                  true,  'true'),
+             ('created_at',  'timestamp with time zone', true,  'now()')$$,
+    'jobs.topic_grant columns: order, types, NOT NULL and defaults');
+SELECT has_pk('jobs', 'topic_grant', 'jobs.topic_grant has a primary key');
+SELECT col_is_pk('jobs', 'topic_grant', ARRAY['role_name', 'pattern'],
+    'jobs.topic_grant primary key is (role_name, pattern)');
+SELECT indexes_are('jobs', 'topic_grant', ARRAY['topic_grant_pkey'],
+    'jobs.topic_grant has exactly its primary key index');
+SELECT results_eq(
+    $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
+        FROM pg_catalog.pg_index
+       WHERE indrelid = 'jobs.topic_grant'::regclass$$,
+    ARRAY['CREATE UNIQUE INDEX topic_grant_pkey ON jobs.topic_grant USING btree (role_name, pattern)'],
+    'jobs.topic_grant index definition');
+SELECT results_eq(
+    $$SELECT conname::text COLLATE "default", contype::text
+        FROM pg_catalog.pg_constraint
+       WHERE conrelid = 'jobs.topic_grant'::regclass
+       ORDER BY conname$$,
+    $$VALUES ('topic_grant_pkey', 'p')$$,
+    'jobs.topic_grant constraints: the primary key only (jobs.grant_topic checks values)');
+
+-- The statement trigger that drops every session's cached grants at commit.
+SELECT triggers_are('jobs', 'topic_grant', ARRAY['topic_grant_changed'],
+    'jobs.topic_grant has exactly the trigger topic_grant_changed');
+SELECT trigger_is('jobs', 'topic_grant', 'topic_grant_changed',
+    'jobs', 'topic_control_changed',
+    'trigger topic_grant_changed calls jobs.topic_control_changed()');
+SELECT is(
+    (SELECT pg_catalog.pg_get_triggerdef(oid) FROM pg_catalog.pg_trigger
+      WHERE tgrelid = 'jobs.topic_grant'::regclass AND tgname = 'topic_grant_changed'),
+    'CREATE TRIGGER topic_grant_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE '
+    'ON jobs.topic_grant FOR EACH STATEMENT EXECUTE FUNCTION jobs.topic_control_changed()',
+    'topic_grant_changed: AFTER INSERT, UPDATE (of any column), DELETE and TRUNCATE, once per statement');
+SELECT results_eq(
+    $$SELECT tgenabled::text, tgisinternal FROM pg_catalog.pg_trigger
+       WHERE tgrelid = 'jobs.topic_grant'::regclass AND tgname = 'topic_grant_changed'$$,
+    $$VALUES ('O', false)$$,
+    'topic_grant_changed is enabled (origin) and not internal');
 
 -- ---------------------------------------------------------------------------
 -- jobs.recurring (1.1): recurring jobs
@@ -355,7 +423,8 @@ SELECT results_eq(
              ('finished_at', 'timestamp with time zone'),
              ('unique_key', 'text'), ('progress', 'double precision'),
              ('progress_note', 'text'),
-             ('cancel_requested_at', 'timestamp with time zone')$$,
+             ('cancel_requested_at', 'timestamp with time zone'),
+             ('published_by', 'text')$$,
     'jobs.all columns in order with their types (1.1 columns appended)');
 
 SELECT has_view('jobs', 'running', 'view jobs.running exists');
@@ -373,8 +442,9 @@ SELECT results_eq(
              ('started_at', 'timestamp with time zone'),
              ('expires_at', 'timestamp with time zone'),
              ('progress', 'double precision'), ('progress_note', 'text'),
-             ('cancel_requested_at', 'timestamp with time zone')$$,
-    'jobs.running columns in order with their types (progress and cancellation appended)');
+             ('cancel_requested_at', 'timestamp with time zone'),
+             ('published_by', 'text')$$,
+    'jobs.running columns in order with their types (progress, cancellation and publisher appended)');
 SELECT results_eq(
     $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod)
         FROM pg_catalog.pg_attribute a
@@ -386,8 +456,9 @@ SELECT results_eq(
              ('created_at', 'timestamp with time zone'),
              ('scheduled_at', 'timestamp with time zone'),
              ('started_at', 'timestamp with time zone'),
-             ('expires_at', 'timestamp with time zone')$$,
-    'jobs.expired columns in order with their types (as in 1.0)');
+             ('expires_at', 'timestamp with time zone'),
+             ('published_by', 'text')$$,
+    'jobs.expired columns in order with their types (1.0''s, then the publisher)');
 
 -- The dead-letter queue: failed jobs only.
 SELECT has_view('jobs', 'dead_letter', 'view jobs.dead_letter exists');
@@ -404,12 +475,109 @@ SELECT results_eq(
              ('scheduled_at', 'timestamp with time zone'),
              ('started_at', 'timestamp with time zone'),
              ('finished_at', 'timestamp with time zone'),
-             ('unique_key', 'text')$$,
+             ('unique_key', 'text'), ('published_by', 'text')$$,
     'jobs.dead_letter columns in order with their types');
-SELECT matches(
-    pg_catalog.pg_get_viewdef('jobs.dead_letter'::regclass),
-    'FROM jobs\.job j\s+WHERE \(j\.status = ''failed''::jobs\.job_status\);$',
-    'jobs.dead_letter reads jobs.job, failed jobs only');
+
+-- The four views producers and consumers read, whole: each shows a row only
+-- when jobs.sees_all_jobs() (not a tenant) or the current role published
+-- it.  (pg_get_viewdef leaves out the schema of what the default
+-- search_path finds, pg_catalog's now() and =.)
+SELECT is(pg_catalog.pg_get_viewdef('jobs.all'::regclass), $$ SELECT q.job_id,
+    q.task,
+    q.body,
+    q.status,
+    q.priority,
+    q.attempts,
+    q.max_retries,
+    q.timeout,
+    q.last_error,
+    NULL::jsonb AS result,
+    q.created_at,
+    q.scheduled_at,
+    q.started_at,
+    q.expires_at,
+    NULL::timestamp with time zone AS finished_at,
+    q.unique_key,
+    q.progress,
+    q.progress_note,
+    q.cancel_requested_at,
+    q.published_by
+   FROM jobs.job_queue q
+  WHERE (jobs.sees_all_jobs() OR (q.published_by = (CURRENT_USER)::text))
+UNION ALL
+ SELECT j.job_id,
+    j.task,
+    j.body,
+    j.status,
+    j.priority,
+    j.attempts,
+    j.max_retries,
+    j.timeout,
+    j.last_error,
+    j.result,
+    j.created_at,
+    j.scheduled_at,
+    j.started_at,
+    NULL::timestamp with time zone AS expires_at,
+    j.finished_at,
+    j.unique_key,
+    j.progress,
+    j.progress_note,
+    NULL::timestamp with time zone AS cancel_requested_at,
+    j.published_by
+   FROM jobs.job j
+  WHERE (jobs.sees_all_jobs() OR (j.published_by = (CURRENT_USER)::text));$$,
+    'jobs.all: both tables, each filtered to what the current role may see');
+SELECT is(pg_catalog.pg_get_viewdef('jobs.running'::regclass), $$ SELECT q.job_id,
+    q.task,
+    q.body,
+    q.priority,
+    q.attempts,
+    q.max_retries,
+    q.timeout,
+    q.created_at,
+    q.scheduled_at,
+    q.started_at,
+    q.expires_at,
+    q.progress,
+    q.progress_note,
+    q.cancel_requested_at,
+    q.published_by
+   FROM jobs.job_queue q
+  WHERE ((q.status = 'running'::jobs.job_status) AND (q.expires_at >= now()) AND (jobs.sees_all_jobs() OR (q.published_by = (CURRENT_USER)::text)));$$,
+    'jobs.running: running jobs whose lease holds, filtered to what the current role may see');
+SELECT is(pg_catalog.pg_get_viewdef('jobs.expired'::regclass), $$ SELECT q.job_id,
+    q.task,
+    q.body,
+    q.priority,
+    q.attempts,
+    q.max_retries,
+    q.timeout,
+    q.created_at,
+    q.scheduled_at,
+    q.started_at,
+    q.expires_at,
+    q.published_by
+   FROM jobs.job_queue q
+  WHERE ((q.status = 'running'::jobs.job_status) AND (q.expires_at < now()) AND (jobs.sees_all_jobs() OR (q.published_by = (CURRENT_USER)::text)));$$,
+    'jobs.expired: running jobs past their lease, filtered to what the current role may see');
+SELECT is(pg_catalog.pg_get_viewdef('jobs.dead_letter'::regclass), $$ SELECT j.job_id,
+    j.task,
+    j.body,
+    j.priority,
+    j.attempts,
+    j.max_retries,
+    j.timeout,
+    j.last_error,
+    j.created_at,
+    j.scheduled_at,
+    j.started_at,
+    j.finished_at,
+    j.unique_key,
+    j.published_by
+   FROM jobs.job j
+  WHERE ((j.status = 'failed'::jobs.job_status) AND (jobs.sees_all_jobs() OR (j.published_by = (CURRENT_USER)::text)));$$,
+    'jobs.dead_letter: failed jobs only, filtered to what the current role may see');
 
 -- The monitoring views: their columns are what dashboards and the
 -- postgres_exporter queries (monitoring/postgres_exporter) read.
@@ -444,8 +612,9 @@ SELECT results_eq(
 SELECT set_eq(
     $$SELECT unnest(extconfig)::regclass::text FROM pg_catalog.pg_extension
        WHERE extname = 'pgjobs'$$,
-    ARRAY['jobs.job_queue', 'jobs.job', 'jobs.job_id_seq', 'jobs.topic_control', 'jobs.recurring'],
-    'job_queue, job, job_id_seq, topic_control and recurring are registered with pg_extension_config_dump');
+    ARRAY['jobs.job_queue', 'jobs.job', 'jobs.job_id_seq', 'jobs.topic_control', 'jobs.recurring',
+          'jobs.topic_grant'],
+    'job_queue, job, job_id_seq, topic_control, recurring and topic_grant are registered with pg_extension_config_dump');
 SELECT is(
     (SELECT array_length(extconfig, 1) = array_length(extcondition, 1)
             AND '' = ALL (extcondition)

@@ -2,13 +2,19 @@
 --
 -- The compatibility contract: every jobs function keeps its name, argument
 -- types, argument names and defaults (callers use named notation) and its
--- result type; every PL/pgSQL function pins its search_path.  PUBLIC can
--- execute no jobs function and has no privilege on any jobs table, view or
--- sequence; roles get only what is granted to them.  Everything is rolled
--- back, including the role created here.
+-- result type.  The security contract (1.1): every function that touches
+-- the tables is SECURITY DEFINER, runs as the extension's owner and pins
+-- search_path to exactly pg_catalog, pg_temp; only the C helpers that touch
+-- no table (retry_delay, cron_next, check_topic_pattern, check_job,
+-- sees_all_jobs) and
+-- the trigger function run as their caller.  PUBLIC can execute no jobs
+-- function and has no privilege on any jobs table, view or sequence; a role
+-- outside the group roles can do nothing (what each group role may do is
+-- 04_roles.sql).  Everything is rolled back, including the role created
+-- here.
 
 BEGIN;
-SELECT plan(117);
+SELECT plan(138);
 
 -- ---------------------------------------------------------------------------
 -- The set of functions
@@ -21,18 +27,20 @@ SELECT functions_are('jobs', ARRAY[
     'ack_batch', 'nack_batch', 'touch', 'progress', 'release', 'cancel', 'retry',
     'retry_topic', 'pause', 'resume', 'set_limit', 'check_topic_pattern',
     'topic_control_changed', 'wake_consumers', 'cron_next', 'schedule', 'unschedule',
-    'run_schedules'], 'jobs has exactly the expected functions');
+    'run_schedules', 'check_job', 'grant_topic', 'revoke_topic', 'sees_all_jobs'],
+    'jobs has exactly the expected functions');
 SELECT is(
     (SELECT count(*)::int FROM pg_catalog.pg_proc WHERE pronamespace = 'jobs'::regnamespace),
-    27, 'no jobs function is overloaded (1.1 replaced publish, it did not overload it)');
+    31, 'no jobs function is overloaded (1.1 replaced publish, it did not overload it)');
 
 -- Language, volatility, strictness, set-returning, SECURITY DEFINER, and
 -- the settings each function pins (proconfig).  consume/publish must stay
 -- VOLATILE: a STABLE claim could be folded or cached by the planner.  The
 -- functions that scan the queue pin enable_seqscan = off (their statements
--- are planned on the indexes whatever the statistics); the PL/pgSQL ones pin
--- search_path = pg_catalog, pg_temp.  None is STRICT but retry_delay: the C
--- functions raise a clean error for a NULL they cannot take.
+-- are planned on the indexes whatever the statistics); every SECURITY
+-- DEFINER function pins search_path = pg_catalog, pg_temp (after
+-- enable_seqscan where both are set).  None is STRICT but retry_delay: the
+-- C functions raise a clean error for a NULL they cannot take.
 SELECT results_eq(
     $$SELECT p.proname::text COLLATE "default", l.lanname::text COLLATE "default",
              p.provolatile::text, p.proisstrict, p.proretset, p.prosecdef,
@@ -40,38 +48,45 @@ SELECT results_eq(
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
        WHERE p.pronamespace = 'jobs'::regnamespace
        ORDER BY p.proname$$,
-    $$VALUES ('ack',                   'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('ack_batch',             'c',       'v', false, true,  false, '{enable_seqscan=off}'),
-             ('cancel',                'c',       'v', false, false, false, '{enable_seqscan=off}'),
+    $$VALUES ('ack',                   'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('ack_batch',             'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('cancel',                'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('check_job',             'c',       'i', false, false, false, NULL),
              ('check_topic_pattern',   'c',       'i', false, false, false, NULL),
-             ('consume',               'c',       'v', false, true,  false, '{enable_seqscan=off}'),
-             ('consume_topic',         'c',       'v', false, true,  false, '{enable_seqscan=off}'),
+             ('consume',               'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('consume_topic',         'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
              ('cron_next',             'c',       's', false, false, false, NULL),
-             ('expire',                'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('maintain',              'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('nack',                  'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('nack_batch',            'c',       'v', false, true,  false, '{enable_seqscan=off}'),
-             ('pause',                 'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
-             ('progress',              'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('publish',               'c',       'v', false, false, false, NULL),
-             ('publish_bulk',          'c',       'v', false, true,  false, NULL),
-             ('release',               'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('resume',                'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
-             ('retry',                 'c',       'v', false, false, false, '{enable_seqscan=off}'),
+             ('expire',                'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('grant_topic',           'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('maintain',              'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('nack',                  'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('nack_batch',            'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('pause',                 'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('progress',              'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('publish',               'c',       'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('publish_bulk',          'c',       'v', false, true,  true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('release',               'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('resume',                'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('retry',                 'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
              ('retry_delay',           'c',       'v', true,  false, false, NULL),
-             ('retry_topic',           'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('run_schedules',         'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
-             ('schedule',              'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
-             ('set_limit',             'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
+             ('retry_topic',           'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('revoke_topic',          'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('run_schedules',         'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('schedule',              'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('sees_all_jobs',         'c',       's', false, false, false, NULL),
+             ('set_limit',             'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
              ('topic_control_changed', 'c',       'v', false, false, false, NULL),
-             ('touch',                 'c',       'v', false, false, false, '{enable_seqscan=off}'),
-             ('unschedule',            'plpgsql', 'v', false, false, false, '{"search_path=pg_catalog, pg_temp"}'),
-             ('wake_consumers',        'c',       'v', false, false, false, NULL)$$,
-    'jobs functions: language, volatility, strictness, set-returning, not SECURITY DEFINER, pinned settings');
+             ('touch',                 'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('unschedule',            'plpgsql', 'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}'),
+             ('wake_consumers',        'c',       'v', false, false, true,  '{"search_path=pg_catalog, pg_temp"}')$$,
+    'jobs functions: language, volatility, strictness, set-returning, SECURITY DEFINER, pinned settings');
 
 -- Whatever functions are added later: a PL/pgSQL (or SQL) function resolves
 -- names at run time, so it must pin search_path to pg_catalog, pg_temp, or a
--- caller's schema could capture what it calls; and none runs as its owner.
+-- caller's schema could capture what it calls; a SECURITY DEFINER function
+-- runs as the extension's owner, so it must pin exactly that search_path
+-- once (no schema a caller can create objects in, pg_temp last), or a
+-- caller's objects would run with the owner's rights.
 SELECT is_empty(
     $$SELECT p.oid::regprocedure::text
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -79,9 +94,37 @@ SELECT is_empty(
          AND NOT ('search_path=pg_catalog, pg_temp' = ANY (COALESCE(p.proconfig, '{}')))$$,
     'every jobs function not written in C pins search_path = pg_catalog, pg_temp');
 SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text, p.proconfig::text
+        FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace = 'jobs'::regnamespace AND p.prosecdef
+         AND (SELECT pg_catalog.array_agg(c) FROM unnest(COALESCE(p.proconfig, '{}')) c
+               WHERE c LIKE 'search_path=%')
+             IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']$$,
+    'every SECURITY DEFINER jobs function pins search_path to exactly pg_catalog, pg_temp, once');
+SELECT set_eq(
     $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
-       WHERE p.pronamespace = 'jobs'::regnamespace AND p.prosecdef$$,
-    'no jobs function is SECURITY DEFINER');
+       WHERE p.pronamespace = 'jobs'::regnamespace AND NOT p.prosecdef$$,
+    ARRAY['jobs.retry_delay(integer)', 'jobs.cron_next(text,timestamp with time zone,text)',
+          'jobs.check_topic_pattern(text)', 'jobs.check_job(character varying,numeric,integer,integer)',
+          'jobs.sees_all_jobs()', 'jobs.topic_control_changed()'],
+    'only the C helpers that touch no table, and the trigger function, run as their caller');
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text, p.proconfig::text
+        FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace = 'jobs'::regnamespace AND NOT p.prosecdef AND p.proconfig IS NOT NULL$$,
+    'the SECURITY INVOKER jobs functions pin no setting (they run no statement)');
+-- SECURITY DEFINER runs as the function's owner: the extension's owner,
+-- who owns the tables too.
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace = 'jobs'::regnamespace
+         AND p.proowner <> (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pgjobs')$$,
+    'every jobs function is owned by the extension''s owner');
+SELECT is_empty(
+    $$SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+       WHERE c.relnamespace = 'jobs'::regnamespace
+         AND c.relowner <> (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pgjobs')$$,
+    'every jobs table, view, sequence and index is owned by the extension''s owner');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
        WHERE p.pronamespace = 'jobs'::regnamespace
@@ -335,6 +378,16 @@ SELECT is(
     pg_catalog.pg_get_function_arguments('jobs.check_topic_pattern(text)'::regprocedure),
     'i_pattern text', 'jobs.check_topic_pattern argument name');
 
+SELECT has_function('jobs', 'check_job', ARRAY['character varying', 'numeric', 'integer', 'integer'],
+    'jobs.check_job(varchar, numeric, integer, integer) exists');
+SELECT function_returns('jobs', 'check_job', ARRAY['character varying', 'numeric', 'integer', 'integer'], 'void',
+    'jobs.check_job returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.check_job(varchar, numeric, integer, integer)'::regprocedure),
+    'i_task character varying, i_timeout numeric DEFAULT NULL::numeric, '
+    'i_priority integer DEFAULT NULL::integer, i_max_retries integer DEFAULT NULL::integer',
+    'jobs.check_job argument names and defaults (publish''s)');
+
 SELECT has_function('jobs', 'topic_control_changed', ARRAY[]::text[],
     'jobs.topic_control_changed() exists');
 SELECT function_returns('jobs', 'topic_control_changed', ARRAY[]::text[], 'trigger',
@@ -381,6 +434,36 @@ SELECT is(
 SELECT has_function('jobs', 'run_schedules', ARRAY[]::text[], 'jobs.run_schedules() exists');
 SELECT function_returns('jobs', 'run_schedules', ARRAY[]::text[], 'bigint',
     'jobs.run_schedules returns bigint (how many published)');
+
+-- ---------------------------------------------------------------------------
+-- 1.1: topic grants and tenants
+-- ---------------------------------------------------------------------------
+
+SELECT has_function('jobs', 'grant_topic', ARRAY['text', 'text', 'boolean', 'boolean'],
+    'jobs.grant_topic(text, text, boolean, boolean) exists');
+SELECT function_returns('jobs', 'grant_topic', ARRAY['text', 'text', 'boolean', 'boolean'], 'void',
+    'jobs.grant_topic returns void');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.grant_topic(text, text, boolean, boolean)'::regprocedure),
+    'i_role text, i_pattern text, i_publish boolean DEFAULT true, i_consume boolean DEFAULT true',
+    'jobs.grant_topic argument names and defaults (publish and consume)');
+
+SELECT has_function('jobs', 'revoke_topic', ARRAY['text', 'text'], 'jobs.revoke_topic(text, text) exists');
+SELECT function_returns('jobs', 'revoke_topic', ARRAY['text', 'text'], 'bigint',
+    'jobs.revoke_topic returns bigint (how many grants it removed)');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.revoke_topic(text, text)'::regprocedure),
+    'i_role text, i_pattern text DEFAULT NULL::text',
+    'jobs.revoke_topic argument names and defaults (no pattern: every grant of the role)');
+
+SELECT has_function('jobs', 'sees_all_jobs', ARRAY[]::text[], 'jobs.sees_all_jobs() exists');
+SELECT function_returns('jobs', 'sees_all_jobs', ARRAY[]::text[], 'boolean',
+    'jobs.sees_all_jobs returns boolean');
+SELECT results_eq(
+    $$SELECT prosrc COLLATE "default", proparallel::text FROM pg_catalog.pg_proc
+       WHERE oid = 'jobs.sees_all_jobs()'::regprocedure$$,
+    $$VALUES ('pgjobs_sees_all_jobs', 's')$$,
+    'jobs.sees_all_jobs is C (pgjobs_sees_all_jobs), STABLE and PARALLEL SAFE (the views call it)');
 
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC
@@ -506,6 +589,21 @@ SELECT throws_ok($$SELECT count(*) FROM jobs.recurring$$, '42501',
 SELECT throws_ok($$SELECT count(*) FROM jobs.dead_letter$$, '42501',
     'permission denied for view dead_letter',
     'a role without grants cannot read jobs.dead_letter');
+SELECT throws_ok($$SELECT jobs.grant_topic('pgjobs_tap_nobody', '%')$$, '42501',
+    'permission denied for function grant_topic',
+    'a role without grants cannot grant itself topics');
+SELECT throws_ok($$SELECT jobs.revoke_topic('pgjobs_tap_nobody')$$, '42501',
+    'permission denied for function revoke_topic',
+    'a role without grants cannot revoke topic grants');
+SELECT throws_ok($$SELECT jobs.sees_all_jobs()$$, '42501',
+    'permission denied for function sees_all_jobs',
+    'a role without grants cannot call jobs.sees_all_jobs');
+SELECT throws_ok($$SELECT count(*) FROM jobs.topic_grant$$, '42501',
+    'permission denied for table topic_grant',
+    'a role without grants cannot read jobs.topic_grant');
+SELECT throws_ok($$INSERT INTO jobs.topic_grant (role_name, pattern) VALUES ('pgjobs_tap_nobody', '%')$$, '42501',
+    'permission denied for table topic_grant',
+    'a role without grants cannot write jobs.topic_grant');
 RESET ROLE;
 
 SELECT * FROM finish();
