@@ -146,26 +146,33 @@ COMMENT ON FUNCTION jobs.sees_all_jobs() IS
     'pgjobs: false when the current role is a tenant, who sees only the jobs it published';
 
 
-CREATE VIEW jobs.all AS
-    SELECT q.job_id, q.task, q.body, q.status, q.priority, q.attempts,
-           q.max_retries, q.timeout, q.last_error, NULL::jsonb AS result,
-           q.created_at, q.scheduled_at, q.started_at, q.expires_at,
-           NULL::timestamptz AS finished_at, q.unique_key, q.progress,
-           q.progress_note, q.cancel_requested_at, q.published_by
-      FROM jobs.job_queue q
-     WHERE (jobs.sees_all_jobs() OR q.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text)
-    UNION ALL
-    SELECT j.job_id, j.task, j.body, j.status, j.priority, j.attempts,
-           j.max_retries, j.timeout, j.last_error, j.result,
-           j.created_at, j.scheduled_at, j.started_at, NULL::timestamptz,
-           j.finished_at, j.unique_key, j.progress, j.progress_note,
-           NULL::timestamptz, j.published_by
-      FROM jobs.job j
-     WHERE (jobs.sees_all_jobs() OR j.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
+CREATE VIEW jobs.all WITH (security_barrier) AS
+    -- the tenant filter sits above the UNION ALL: a UNION ALL view is
+    -- flattened into its branches, and a condition of the caller's query
+    -- could then run on rows the filter would drop
+    SELECT a.job_id, a.task, a.body, a.status, a.priority, a.attempts,
+           a.max_retries, a.timeout, a.last_error, a.result, a.created_at,
+           a.scheduled_at, a.started_at, a.expires_at, a.finished_at,
+           a.unique_key, a.progress, a.progress_note, a.cancel_requested_at,
+           a.published_by
+      FROM (SELECT q.job_id, q.task, q.body, q.status, q.priority, q.attempts,
+                   q.max_retries, q.timeout, q.last_error, NULL::jsonb AS result,
+                   q.created_at, q.scheduled_at, q.started_at, q.expires_at,
+                   NULL::timestamptz AS finished_at, q.unique_key, q.progress,
+                   q.progress_note, q.cancel_requested_at, q.published_by
+              FROM jobs.job_queue q
+            UNION ALL
+            SELECT j.job_id, j.task, j.body, j.status, j.priority, j.attempts,
+                   j.max_retries, j.timeout, j.last_error, j.result,
+                   j.created_at, j.scheduled_at, j.started_at, NULL::timestamptz,
+                   j.finished_at, j.unique_key, j.progress, j.progress_note,
+                   NULL::timestamptz, j.published_by
+              FROM jobs.job j) a
+     WHERE (jobs.sees_all_jobs() OR a.published_by OPERATOR(pg_catalog.=) CURRENT_USER::text);
 
 COMMENT ON VIEW jobs.all IS 'pgjobs: every job, queued or finished';
 
-CREATE VIEW jobs.running AS
+CREATE VIEW jobs.running WITH (security_barrier) AS
     SELECT q.job_id, q.task, q.body, q.priority, q.attempts, q.max_retries,
            q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at,
            q.progress, q.progress_note, q.cancel_requested_at, q.published_by
@@ -176,7 +183,7 @@ CREATE VIEW jobs.running AS
 
 COMMENT ON VIEW jobs.running IS 'pgjobs: running jobs whose lease has not lapsed';
 
-CREATE VIEW jobs.expired AS
+CREATE VIEW jobs.expired WITH (security_barrier) AS
     SELECT q.job_id, q.task, q.body, q.priority, q.attempts, q.max_retries,
            q.timeout, q.created_at, q.scheduled_at, q.started_at, q.expires_at,
            q.published_by
@@ -922,7 +929,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobs.topic_control', '');
 SELECT pg_catalog.pg_extension_config_dump('jobs.recurring', '');
 
 -- jobs.dead_letter: the failed jobs, newest first through job_failed_idx.
-CREATE VIEW jobs.dead_letter AS
+CREATE VIEW jobs.dead_letter WITH (security_barrier) AS
     SELECT j.job_id, j.task, j.body, j.priority, j.attempts, j.max_retries,
            j.timeout, j.last_error, j.created_at, j.scheduled_at,
            j.started_at, j.finished_at, j.unique_key, j.published_by
@@ -1531,19 +1538,21 @@ ALTER FUNCTION jobs.retry_topic(text, boolean) SET enable_seqscan = off;
 -- Security (1.1): roles, SECURITY DEFINER functions, topic grants, owners
 -- ---------------------------------------------------------------------------
 
--- jobs.topic_grant restricts roles to topic patterns: a role with grants
+-- jobs.topic_grant restricts roles to topic patterns (by role OID: a
+-- renamed role keeps its grants, and a new role of a dropped role's name
+-- does not inherit them): a role with grants
 -- here (its own, or those of a role whose privileges it has) may publish
 -- only tasks matching a pattern it may publish, and consume only tasks
 -- matching one it may consume.  Roles without grants are not restricted
 -- beyond their function privileges.  Set with jobs.grant_topic and
 -- jobs.revoke_topic; sessions cache it like jobs.topic_control.
 CREATE TABLE jobs.topic_grant (
-    role_name    text        NOT NULL,
+    role         regrole     NOT NULL,
     pattern      text        NOT NULL,
     can_publish  boolean     NOT NULL DEFAULT true,
     can_consume  boolean     NOT NULL DEFAULT true,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT topic_grant_pkey PRIMARY KEY (role_name, pattern)
+    CONSTRAINT topic_grant_pkey PRIMARY KEY (role, pattern)
 );
 
 COMMENT ON TABLE jobs.topic_grant IS
@@ -1587,9 +1596,10 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_role text;
+    v_role regrole;
 BEGIN
-    SELECT r.rolname INTO v_role FROM pg_catalog.pg_roles r
+    -- the role's name exactly as it is (no identifier parsing, no case folding)
+    SELECT r.oid::pg_catalog.regrole INTO v_role FROM pg_catalog.pg_roles r
      WHERE r.rolname OPERATOR(pg_catalog.=) i_role;
     IF v_role IS NULL THEN
         RAISE EXCEPTION 'role "%" does not exist', i_role
@@ -1605,9 +1615,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use jobs.revoke_topic to remove a grant.';
     END IF;
-    INSERT INTO jobs.topic_grant AS g (role_name, pattern, can_publish, can_consume)
+    INSERT INTO jobs.topic_grant AS g (role, pattern, can_publish, can_consume)
     VALUES (v_role, i_pattern, i_publish, i_consume)
-    ON CONFLICT (role_name, pattern) DO UPDATE
+    ON CONFLICT (role, pattern) DO UPDATE
         SET can_publish = EXCLUDED.can_publish, can_consume = EXCLUDED.can_consume;
 END
 $$;
@@ -1624,7 +1634,8 @@ DECLARE
     v_count bigint;
 BEGIN
     DELETE FROM jobs.topic_grant
-     WHERE role_name OPERATOR(pg_catalog.=) i_role
+     WHERE role::pg_catalog.oid OPERATOR(pg_catalog.=)
+           (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) i_role)
        AND (i_pattern IS NULL OR pattern OPERATOR(pg_catalog.=) i_pattern);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
@@ -1645,6 +1656,14 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
                         WHERE rolname OPERATOR(pg_catalog.=) r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                       WHERE rolname OPERATOR(pg_catalog.=) r
+                         AND (rolcanlogin OR rolsuper OR rolcreaterole OR rolcreatedb
+                              OR rolreplication OR rolbypassrls)) THEN
+            -- a role made beforehand by someone else would get every right
+            RAISE EXCEPTION 'role "%" exists and is not a plain NOLOGIN group role', r
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'pgjobs creates its group roles itself; drop the role, or make it NOLOGIN without other attributes.';
         END IF;
     END LOOP;
 END

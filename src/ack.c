@@ -195,26 +195,33 @@ CheckAttempts(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * CheckJobsAllowed checks every id of the int8[] argument argno with
- * CheckJobAllowed.
+ * AllowedJobIds returns the int8[] argument argno, less the ids of jobs
+ * whose task topic grants keep the calling role from consuming: a batch
+ * call leaves them alone and out of its result, as it does unknown ids, so
+ * that it tells nothing apart.
  */
-static void
-CheckJobsAllowed(FunctionCallInfo fcinfo, int argno)
+static Datum
+AllowedJobIds(FunctionCallInfo fcinfo, int argno)
 {
 	Datum	   *elems;
 	bool	   *nulls;
+	Datum	   *kept;
 	int			n;
+	int			nkept = 0;
 	int			i;
 
 	if (!ConsumeRestricted())
-		return;
+		return PG_GETARG_DATUM(argno);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), INT8OID, sizeof(int64),
 					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	kept = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
-		if (!nulls[i])
-			CheckJobAllowed(DatumGetInt64(elems[i]));
+		if (!nulls[i] && JobAllowed(DatumGetInt64(elems[i])))
+			kept[nkept++] = elems[i];
 	}
+	return PointerGetDatum(construct_array(kept, nkept, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
@@ -234,7 +241,6 @@ pgjobs_ack_batch(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 
 	nids = CheckBatchArray(fcinfo, 0, "i_job_ids", -1, &ids_isnull);
-	CheckJobsAllowed(fcinfo, 0);
 	(void) CheckBatchArray(fcinfo, 1, "i_results", nids, &results_isnull);
 	(void) CheckBatchArray(fcinfo, 2, "i_attempts", nids, &attempts_isnull);
 	if (!attempts_isnull)
@@ -242,7 +248,7 @@ pgjobs_ack_batch(PG_FUNCTION_ARGS)
 
 	out = BeginMaterializedResult(fcinfo, &desc);
 	if (nids > 0 &&
-		CatalogFinishJobs(GetCurrentTimestamp(), PG_GETARG_DATUM(0),
+		CatalogFinishJobs(GetCurrentTimestamp(), AllowedJobIds(fcinfo, 0),
 						  results_isnull ? (Datum) 0 : PG_GETARG_DATUM(1),
 						  results_isnull,
 						  attempts_isnull ? (Datum) 0 : PG_GETARG_DATUM(2),
@@ -270,7 +276,6 @@ pgjobs_nack_batch(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 
 	nids = CheckBatchArray(fcinfo, 0, "i_job_ids", -1, &ids_isnull);
-	CheckJobsAllowed(fcinfo, 0);
 	(void) CheckBatchArray(fcinfo, 3, "i_attempts", nids, &attempts_isnull);
 	if (!attempts_isnull)
 		CheckAttempts(fcinfo, 3);
@@ -282,7 +287,7 @@ pgjobs_nack_batch(PG_FUNCTION_ARGS)
 
 	out = BeginMaterializedResult(fcinfo, &desc);
 	if (nids > 0 &&
-		CatalogFailJobs(GetCurrentTimestamp(), PG_GETARG_DATUM(0), traceback,
+		CatalogFailJobs(GetCurrentTimestamp(), AllowedJobIds(fcinfo, 0), traceback,
 						retry_at, retry_at_isnull,
 						attempts_isnull ? (Datum) 0 : PG_GETARG_DATUM(3),
 						attempts_isnull, out, desc) > 0)

@@ -684,8 +684,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		1, {INT8OID}
 	},
 	[PLAN_TOPIC_GRANTS] = {
-		"SELECT role_name, pattern, can_publish, can_consume FROM jobs.topic_grant"
-		" ORDER BY role_name, pattern",
+		"SELECT role::pg_catalog.oid, pattern, can_publish, can_consume"
+		"  FROM jobs.topic_grant ORDER BY role, pattern",
 		0, {InvalidOid}
 	},
 };
@@ -1898,7 +1898,7 @@ CatalogJobTask(int64 job_id)
 
 /*
  * CatalogLoadTopicGrants returns the rows of jobs.topic_grant, allocated in
- * cxt, and their count in *n; roles that no longer exist are left out.
+ * cxt, and their count in *n.
  */
 TopicGrant *
 CatalogLoadTopicGrants(MemoryContext cxt, int *n)
@@ -1916,16 +1916,13 @@ CatalogLoadTopicGrants(MemoryContext cxt, int *n)
 		HeapTuple	tuple = SPI_tuptable->vals[row];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *role = SPI_getvalue(tuple, desc, 1);
+		Datum		role = SPI_getbinval(tuple, desc, 1, &isnull);
 		char	   *pattern = SPI_getvalue(tuple, desc, 2);
-		Oid			roleid;
 
-		if (role == NULL || pattern == NULL)
+		/* a dropped role's grants stay behind, matching nobody */
+		if (isnull || pattern == NULL)
 			continue;
-		roleid = get_role_oid(role, true);
-		if (!OidIsValid(roleid))
-			continue;
-		grants[kept].role = roleid;
+		grants[kept].role = DatumGetObjectId(role);
 		grants[kept].pattern = MemoryContextStrdup(cxt, pattern);
 		grants[kept].can_publish = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
 		grants[kept].can_consume = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)) && !isnull;

@@ -293,6 +293,24 @@ ConsumeRestricted(void)
 }
 
 /*
+ * JobAllowed reports whether the calling role may consume the task of job
+ * job_id; a job that does not exist is allowed (the caller's own checks
+ * then report it).
+ */
+bool
+JobAllowed(int64 job_id)
+{
+	bool		restricted;
+	List	   *allowed = AllowedPatterns(true, &restricted);
+	text	   *task;
+
+	if (!restricted)
+		return true;
+	task = CatalogJobTask(job_id);
+	return task == NULL || TaskMatchesAny(task, allowed);
+}
+
+/*
  * CheckJobAllowed raises an error if the calling role may not consume the
  * task of job job_id: it is then told the job does not exist (PJ001), as
  * for an unknown id, so that nothing about other roles' jobs leaks.  A job
@@ -301,14 +319,7 @@ ConsumeRestricted(void)
 void
 CheckJobAllowed(int64 job_id)
 {
-	bool		restricted;
-	List	   *allowed = AllowedPatterns(true, &restricted);
-	text	   *task;
-
-	if (!restricted)
-		return;
-	task = CatalogJobTask(job_id);
-	if (task == NULL || TaskMatchesAny(task, allowed))
+	if (JobAllowed(job_id))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_PGJOBS_JOB_NOT_FOUND),

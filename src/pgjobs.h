@@ -203,6 +203,7 @@ extern uint64 ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 extern void NoteJobsFinished(void);
 extern void CheckPublishAllowed(text *task, int element);
 extern void CheckJobAllowed(int64 job_id);
+extern bool JobAllowed(int64 job_id);
 extern bool ConsumeRestricted(void);
 extern text *TenantScopedKey(text *key);
 

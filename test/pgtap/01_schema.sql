@@ -10,7 +10,7 @@
 -- pgjobs are installed; everything is rolled back.
 
 BEGIN;
-SELECT plan(104);
+SELECT plan(105);
 
 -- ---------------------------------------------------------------------------
 -- Schema and the objects in it
@@ -264,7 +264,7 @@ SELECT results_eq(
 
 SELECT has_table('jobs', 'topic_grant', 'table jobs.topic_grant exists');
 SELECT columns_are('jobs', 'topic_grant', ARRAY[
-    'role_name', 'pattern', 'can_publish', 'can_consume', 'created_at'],
+    'role', 'pattern', 'can_publish', 'can_consume', 'created_at'],
     'jobs.topic_grant has exactly the expected columns');
 SELECT results_eq(
     $$SELECT a.attname::text COLLATE "default", pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -275,22 +275,22 @@ SELECT results_eq(
        WHERE a.attrelid = 'jobs.topic_grant'::regclass
          AND a.attnum > 0 AND NOT a.attisdropped
        ORDER BY a.attnum$$,
-    $$VALUES ('role_name',   'text',                     true,  NULL::text),
+    $$VALUES ('role',        'regrole',                  true,  NULL::text),
              ('pattern',     'text',                     true,  NULL),
              ('can_publish', 'boolean',                  true,  'true'),
              ('can_consume', 'boolean',                  true,  'true'),
              ('created_at',  'timestamp with time zone', true,  'now()')$$,
     'jobs.topic_grant columns: order, types, NOT NULL and defaults');
 SELECT has_pk('jobs', 'topic_grant', 'jobs.topic_grant has a primary key');
-SELECT col_is_pk('jobs', 'topic_grant', ARRAY['role_name', 'pattern'],
-    'jobs.topic_grant primary key is (role_name, pattern)');
+SELECT col_is_pk('jobs', 'topic_grant', ARRAY['role', 'pattern'],
+    'jobs.topic_grant primary key is (role, pattern): grants follow the role, not its name');
 SELECT indexes_are('jobs', 'topic_grant', ARRAY['topic_grant_pkey'],
     'jobs.topic_grant has exactly its primary key index');
 SELECT results_eq(
     $$SELECT pg_catalog.pg_get_indexdef(indexrelid)
         FROM pg_catalog.pg_index
        WHERE indrelid = 'jobs.topic_grant'::regclass$$,
-    ARRAY['CREATE UNIQUE INDEX topic_grant_pkey ON jobs.topic_grant USING btree (role_name, pattern)'],
+    ARRAY['CREATE UNIQUE INDEX topic_grant_pkey ON jobs.topic_grant USING btree (role, pattern)'],
     'jobs.topic_grant index definition');
 SELECT results_eq(
     $$SELECT conname::text COLLATE "default", contype::text
@@ -478,56 +478,87 @@ SELECT results_eq(
              ('unique_key', 'text'), ('published_by', 'text')$$,
     'jobs.dead_letter columns in order with their types');
 
+-- All four are security barriers: a condition of the caller's query runs
+-- only on the rows the view lets through.
+SELECT results_eq(
+    $$SELECT c.relname::text COLLATE "default", c.reloptions::text[] COLLATE "default"
+        FROM pg_catalog.pg_class c
+       WHERE c.relnamespace = 'jobs'::regnamespace
+         AND c.relname IN ('all', 'running', 'expired', 'dead_letter')
+       ORDER BY c.relname$$,
+    $$VALUES ('all', ARRAY['security_barrier=true']::text[]), ('dead_letter', ARRAY['security_barrier=true']),
+             ('expired', ARRAY['security_barrier=true']), ('running', ARRAY['security_barrier=true'])$$,
+    'the four filtered views are security barriers');
+
 -- The four views producers and consumers read, whole: each shows a row only
 -- when jobs.sees_all_jobs() (not a tenant) or the current role published
 -- it.  (pg_get_viewdef leaves out the schema of what the default
 -- search_path finds, pg_catalog's now() and =.)
-SELECT is(pg_catalog.pg_get_viewdef('jobs.all'::regclass), $$ SELECT q.job_id,
-    q.task,
-    q.body,
-    q.status,
-    q.priority,
-    q.attempts,
-    q.max_retries,
-    q.timeout,
-    q.last_error,
-    NULL::jsonb AS result,
-    q.created_at,
-    q.scheduled_at,
-    q.started_at,
-    q.expires_at,
-    NULL::timestamp with time zone AS finished_at,
-    q.unique_key,
-    q.progress,
-    q.progress_note,
-    q.cancel_requested_at,
-    q.published_by
-   FROM jobs.job_queue q
-  WHERE (jobs.sees_all_jobs() OR (q.published_by = (CURRENT_USER)::text))
-UNION ALL
- SELECT j.job_id,
-    j.task,
-    j.body,
-    j.status,
-    j.priority,
-    j.attempts,
-    j.max_retries,
-    j.timeout,
-    j.last_error,
-    j.result,
-    j.created_at,
-    j.scheduled_at,
-    j.started_at,
-    NULL::timestamp with time zone AS expires_at,
-    j.finished_at,
-    j.unique_key,
-    j.progress,
-    j.progress_note,
-    NULL::timestamp with time zone AS cancel_requested_at,
-    j.published_by
-   FROM jobs.job j
-  WHERE (jobs.sees_all_jobs() OR (j.published_by = (CURRENT_USER)::text));$$,
-    'jobs.all: both tables, each filtered to what the current role may see');
+SELECT is(pg_catalog.pg_get_viewdef('jobs.all'::regclass), $$ SELECT a.job_id,
+    a.task,
+    a.body,
+    a.status,
+    a.priority,
+    a.attempts,
+    a.max_retries,
+    a.timeout,
+    a.last_error,
+    a.result,
+    a.created_at,
+    a.scheduled_at,
+    a.started_at,
+    a.expires_at,
+    a.finished_at,
+    a.unique_key,
+    a.progress,
+    a.progress_note,
+    a.cancel_requested_at,
+    a.published_by
+   FROM ( SELECT q.job_id,
+            q.task,
+            q.body,
+            q.status,
+            q.priority,
+            q.attempts,
+            q.max_retries,
+            q.timeout,
+            q.last_error,
+            NULL::jsonb AS result,
+            q.created_at,
+            q.scheduled_at,
+            q.started_at,
+            q.expires_at,
+            NULL::timestamp with time zone AS finished_at,
+            q.unique_key,
+            q.progress,
+            q.progress_note,
+            q.cancel_requested_at,
+            q.published_by
+           FROM jobs.job_queue q
+        UNION ALL
+         SELECT j.job_id,
+            j.task,
+            j.body,
+            j.status,
+            j.priority,
+            j.attempts,
+            j.max_retries,
+            j.timeout,
+            j.last_error,
+            j.result,
+            j.created_at,
+            j.scheduled_at,
+            j.started_at,
+            NULL::timestamp with time zone AS timestamptz,
+            j.finished_at,
+            j.unique_key,
+            j.progress,
+            j.progress_note,
+            NULL::timestamp with time zone AS timestamptz,
+            j.published_by
+           FROM jobs.job j) a
+  WHERE (jobs.sees_all_jobs() OR (a.published_by = (CURRENT_USER)::text));$$,
+    'jobs.all: both tables, filtered above their UNION ALL to what the current role may see');
 SELECT is(pg_catalog.pg_get_viewdef('jobs.running'::regclass), $$ SELECT q.job_id,
     q.task,
     q.body,

@@ -601,7 +601,7 @@ SELECT throws_ok($$SELECT jobs.sees_all_jobs()$$, '42501',
 SELECT throws_ok($$SELECT count(*) FROM jobs.topic_grant$$, '42501',
     'permission denied for table topic_grant',
     'a role without grants cannot read jobs.topic_grant');
-SELECT throws_ok($$INSERT INTO jobs.topic_grant (role_name, pattern) VALUES ('pgjobs_tap_nobody', '%')$$, '42501',
+SELECT throws_ok($$INSERT INTO jobs.topic_grant (role, pattern) VALUES ('pgjobs_tap_nobody', '%')$$, '42501',
     'permission denied for table topic_grant',
     'a role without grants cannot write jobs.topic_grant');
 RESET ROLE;

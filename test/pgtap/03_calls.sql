@@ -560,8 +560,8 @@ CREATE ROLE pgjobs_tap_granted NOLOGIN;
 SELECT is(pg_typeof(jobs.grant_topic('pgjobs_tap_granted', 'tap.grant.%'))::text, 'void',
     'jobs.grant_topic(role, pattern) returns void');
 SELECT results_eq(
-    $$SELECT role_name, pattern, can_publish, can_consume, created_at = now()
-        FROM jobs.topic_grant WHERE role_name = 'pgjobs_tap_granted'$$,
+    $$SELECT role::text, pattern, can_publish, can_consume, created_at = now()
+        FROM jobs.topic_grant WHERE role = 'pgjobs_tap_granted'::regrole$$,
     $$VALUES ('pgjobs_tap_granted', 'tap.grant.%', true, true, true)$$,
     'the grant is a row of jobs.topic_grant; by default it allows publishing and consuming');
 SELECT lives_ok(
@@ -573,7 +573,7 @@ SELECT lives_ok($$SELECT jobs.grant_topic('pgjobs_tap_granted', 'tap.grant.%', i
     'granting a pattern again');
 SELECT results_eq(
     $$SELECT pattern, can_publish, can_consume FROM jobs.topic_grant
-       WHERE role_name = 'pgjobs_tap_granted' ORDER BY pattern$$,
+       WHERE role = 'pgjobs_tap_granted'::regrole ORDER BY pattern$$,
     $$VALUES ('tap.con.%', false, true), ('tap.grant.%', false, true), ('tap.pub.%', true, false)$$,
     'one row per pattern; granting a pattern again replaced what it allows');
 SELECT throws_ok($$SELECT jobs.grant_topic('pgjobs_tap_no_such_role', 'tap.%')$$,
