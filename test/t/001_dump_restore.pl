@@ -96,7 +96,7 @@ sub contents
 		settings => $node->safe_psql($db, q{
 			SELECT (SELECT string_agg(c::text, ' ' ORDER BY pattern) FROM jobs.topic_control c),
 			       (SELECT string_agg(r::text, ' ' ORDER BY name) FROM jobs.recurring r),
-			       (SELECT string_agg(g::text, ' ' ORDER BY role_name, pattern) FROM jobs.topic_grant g)}),
+			       (SELECT string_agg(g::text, ' ' ORDER BY role::text, pattern) FROM jobs.topic_grant g)}),
 	};
 }
 
