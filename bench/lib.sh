@@ -113,7 +113,7 @@ bench() {
     echo "  $name: pgbench $length -c $clients -f $script" >&2
     before=$(sql "$STATS_SQL")
     # shellcheck disable=SC2086
-    PGOPTIONS="${BENCH_PGOPTIONS:-}" \
+    PGOPTIONS="${BENCH_PGOPTIONS:-}" PGUSER="${BENCH_USER:-$PGUSER}" \
         "$PGBIN/pgbench" -n -M prepared $length -c "$clients" -j "$threads" \
         ${BENCH_DEFINES:-} -f "$SCRIPTS/$script" >"$out" 2>&1
     rc=$?

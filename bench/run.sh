@@ -130,6 +130,28 @@ expect "publish: jobs queued" "$(sql "SELECT count(*) FROM jobs.job_queue")" "$X
 add_row "publish" "$TPS" "jobs/s" 0.9 ">= 0.9 (issue: 0.95)"
 ceiling
 
+# 1b. topic grants (pgjobs 1.1), publishing as a role with pgjobs_producer:
+#     no grant at all, a grant to another role (the caller's grants are
+#     looked up and none applies), and the caller restricted to bench.%
+#     (every task is checked against its pattern).  Target: no measurable
+#     difference between the three.
+sql "CREATE ROLE bench_producer LOGIN; CREATE ROLE bench_other NOLOGIN;
+     GRANT pgjobs_producer TO bench_producer" >/dev/null
+reset
+BENCH_USER=bench_producer bench "publish as producer" publish.sql
+add_row "publish, producer role" "$TPS" "jobs/s" 0.8 "(compare the next two)"
+reset
+sql "SELECT jobs.grant_topic('bench_other', 'other.%')" >/dev/null
+BENCH_USER=bench_producer bench "publish, grant to other" publish.sql
+add_row "publish, grant to other" "$TPS" "jobs/s" 0.8 "(compare the row above)"
+reset
+sql "SELECT jobs.grant_topic('bench_producer', 'bench.%', i_consume => false)" >/dev/null
+BENCH_USER=bench_producer bench "publish, restricted" publish.sql
+expect "publish, restricted: jobs queued" "$(sql "SELECT count(*) FROM jobs.job_queue")" "$XACTS"
+add_row "publish, restricted" "$TPS" "jobs/s" 0.8 "(compare the rows above)"
+sql "SELECT jobs.revoke_topic('bench_other'), jobs.revoke_topic('bench_producer')" >/dev/null
+ceiling
+
 # 2. publish_bulk: 1000 jobs per transaction.
 reset
 bench publish_bulk publish_bulk.sql
