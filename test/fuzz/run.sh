@@ -439,10 +439,16 @@ grep -q '^jobs\.ack_batch' "$OUT/signatures.txt" &&
     api="$api jobs.ack_batch jobs.nack_batch jobs.touch jobs.progress jobs.release jobs.cancel jobs.retry
          jobs.retry_topic jobs.pause jobs.resume jobs.set_limit jobs.check_topic_pattern
          jobs.wake_consumers jobs.cron_next jobs.schedule jobs.unschedule jobs.run_schedules"
+# A short run (valgrind's 500 statements a session) may by chance call a
+# function only with arguments it refuses: coverage is checked from 2000 on.
 for f in $api; do
     label=${f#jobs.}
     n=$(awk -F'\t' -v l="$label" '$1 == "outcome" && ($2 == l || $2 == "generic:jobs." l) && $3 == "ok"' "$OUT/outcomes.tsv" | wc -l)
-    check "the fuzz called $f successfully ($n times)" "$([ "$n" -gt 0 ]; echo $?)"
+    if [ "$STATEMENTS" -ge 2000 ]; then
+        check "the fuzz called $f successfully ($n times)" "$([ "$n" -gt 0 ]; echo $?)"
+    else
+        echo "note: the fuzz called $f successfully $n times (not checked in a run of $STATEMENTS statements a session)"
+    fi
 done
 
 # The queue's invariants, whatever the fuzz did.
