@@ -607,7 +607,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		5, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
 	},
 	[PLAN_CONTROLS] = {
-		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL"
+		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL,"
+		"       rate IS NOT NULL"
 		"  FROM jobs.topic_control ORDER BY pattern",
 		0, {InvalidOid}
 	},
@@ -1770,6 +1771,7 @@ CatalogLoadTopicControls(MemoryContext cxt, int *n)
 		controls[row].pattern = MemoryContextStrdup(cxt, pattern);
 		controls[row].paused = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)) && !isnull;
 		controls[row].limited = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+		controls[row].has_rate = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)) && !isnull;
 	}
 	FinishSPI();
 
@@ -1777,22 +1779,25 @@ CatalogLoadTopicControls(MemoryContext cxt, int *n)
 }
 
 /*
- * CatalogReadLimits locks the jobs.topic_control rows of the text[]
- * patterns (in pattern order, so that consumers never deadlock), then, in
- * a new snapshot that sees every claim committed before the locks, reads
- * for each its free running slots and tokens at now.  limits has npatterns
- * entries, in the order of patterns; like_patterns holds their LIKE forms.
+ * CatalogReadLimits locks, when lock_rows is set, the jobs.topic_control
+ * rows of the text[] patterns (in pattern order, so that consumers never
+ * deadlock), then, in a new snapshot that sees every claim committed before
+ * the locks, reads for each its free running slots and tokens at now, into
+ * the entry of limits (nlimits entries) with its pattern; like_patterns
+ * holds their LIKE forms.
  */
 void
 CatalogReadLimits(TimestampTz now, Datum patterns, Datum like_patterns,
-				  TopicLimit *limits, int npatterns)
+				  TopicLimit *limits, int nlimits, bool lock_rows)
 {
 	Datum		values[3];
 	uint64		row;
+	int			npatterns = nlimits;
 
 	ConnectSPI();
 	values[0] = patterns;
-	ExecutePlan(PLAN_LOCK_LIMITS, values, NULL, SPI_OK_SELECT);
+	if (lock_rows)
+		ExecutePlan(PLAN_LOCK_LIMITS, values, NULL, SPI_OK_SELECT);
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = patterns;

@@ -33,7 +33,10 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "access/xact.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -71,6 +74,40 @@ static Oid	grants_relid = InvalidOid;
 static bool TaskMatches(text *task, text *like_pattern);
 static bool MayOverlap(text *a, text *b);
 static Datum TextArray(text **items, int n);
+static uint64 ClaimLimited(int32 num, text *like_pattern, TimestampTz now,
+						   Tuplestorestate *out, TupleDesc out_desc,
+						   TimestampTz *retry_at, TopicLimit *limits, int nlimits,
+						   text **blocked, int nblocked_fixed,
+						   Datum allowed_array, bool restricted);
+
+/*
+ * Claims of a concurrency-limited pattern are serialized by a session-level
+ * advisory lock on its bucket (a hash of the pattern), whose fourth key field
+ * no SQL-level advisory lock uses.  It is held while the running jobs are
+ * counted and the claims made and reserved, and released before commit:
+ * the reservations (wakeup.c) stand for the claims until the commit makes
+ * them visible.
+ */
+#define BUCKET_LOCK_KEY	0x706a6f62		/* "pjob" */
+#define BUCKET_LOCK_TYPE 7
+
+static void
+LockBucket(uint32 bucket)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, BUCKET_LOCK_KEY, bucket, BUCKET_LOCK_TYPE);
+	(void) LockAcquire(&tag, ExclusiveLock, true, false);
+}
+
+static void
+UnlockBucket(uint32 bucket)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, BUCKET_LOCK_KEY, bucket, BUCKET_LOCK_TYPE);
+	(void) LockRelease(&tag, ExclusiveLock, true);
+}
 
 /*
  * InvalidateControls is the relcache callback: an invalidation of
@@ -409,14 +446,15 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 {
 	TopicLimit *limits;
 	text	  **blocked;
-	int			nlimits = 0;
+	volatile int nlimits = 0;
 	int			nblocked_fixed = 0;
-	uint64		total = 0;
-	int32		remaining = num;
+	volatile uint64 total = 0;
 	int			i;
 	bool		restricted;
 	List	   *allowed;
-	Datum		allowed_array = (Datum) 0;
+	volatile Datum allowed_array = (Datum) 0;
+	bool		reserve = ReservationsAvailable();
+	bool		bucket_locked[PGJOBS_RESERVATION_BUCKETS] = {false};
 
 	if (!CatalogHasJobControl())
 		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
@@ -462,23 +500,109 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		{
 			limits[nlimits].pattern = controls[i].pattern;
 			limits[nlimits].like_pattern = controls[i].like_pattern;
+			/* a pure concurrency limit is reserved in shared memory */
+			limits[nlimits].reserved = !controls[i].has_rate && reserve;
+			limits[nlimits].bucket = hash_bytes((const unsigned char *) controls[i].pattern,
+												strlen(controls[i].pattern)) %
+				PGJOBS_RESERVATION_BUCKETS;
 			nlimits++;
 		}
 	}
 
+	if (nlimits > 0 && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("jobs of a limited topic cannot be claimed in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("A limit counts the running jobs others committed, which such a transaction does not see."),
+				 errhint("Consume in a READ COMMITTED transaction.")));
+
 	if (nlimits > 0)
 	{
+		/*
+		 * Reserved patterns: lock their buckets (in order; a session lock,
+		 * released as soon as the claims are reserved, not at commit), then
+		 * read their running jobs in a new snapshot.  Others, with a rate:
+		 * lock their rows until commit and read them.
+		 */
 		text	  **patterns = palloc(sizeof(text *) * nlimits);
 		text	  **likes = palloc(sizeof(text *) * nlimits);
+		int			n;
+		int			pass;
 
 		for (i = 0; i < nlimits; i++)
 		{
-			patterns[i] = cstring_to_text(limits[i].pattern);
-			likes[i] = limits[i].like_pattern;
+			if (limits[i].reserved)
+				bucket_locked[limits[i].bucket] = true;
 		}
-		CatalogReadLimits(now, TextArray(patterns, nlimits),
-						  TextArray(likes, nlimits), limits, nlimits);
+		for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
+		{
+			if (bucket_locked[i])
+				LockBucket(i);
+		}
+
+		PG_TRY();
+		{
+			for (pass = 0; pass < 2; pass++)
+			{
+				n = 0;
+				for (i = 0; i < nlimits; i++)
+				{
+					if (limits[i].reserved != (pass == 0))
+						continue;
+					patterns[n] = cstring_to_text(limits[i].pattern);
+					likes[n] = limits[i].like_pattern;
+					n++;
+				}
+				if (n > 0)
+					CatalogReadLimits(now, TextArray(patterns, n), TextArray(likes, n),
+									  limits, nlimits, pass == 1);
+			}
+			for (i = 0; i < nlimits; i++)
+			{
+				if (limits[i].reserved && limits[i].has_slots)
+					limits[i].free_slots -= (int32) Min(OthersReserved(limits[i].bucket),
+														(uint64) PG_INT32_MAX);
+			}
+			total = ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,
+								 limits, nlimits, blocked, nblocked_fixed,
+								 allowed_array, restricted);
+			for (i = 0; i < nlimits; i++)
+			{
+				if (limits[i].reserved && limits[i].claimed > 0)
+					Reserve(limits[i].bucket, (uint64) limits[i].claimed);
+			}
+		}
+		PG_FINALLY();
+		{
+			for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
+			{
+				if (bucket_locked[i])
+					UnlockBucket(i);
+			}
+		}
+		PG_END_TRY();
+		return total;
 	}
+	return ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,
+						limits, nlimits, blocked, nblocked_fixed,
+						allowed_array, restricted);
+}
+
+/*
+ * ClaimLimited runs ClaimJobs' claims once the limits are read: as many
+ * statements as it takes to claim up to num jobs, each skipping the
+ * patterns that are paused or have no room left and taking no more than
+ * the smallest room, then spends the tokens of the rate-limited patterns.
+ */
+static uint64
+ClaimLimited(int32 num, text *like_pattern, TimestampTz now,
+			 Tuplestorestate *out, TupleDesc out_desc, TimestampTz *retry_at,
+			 TopicLimit *limits, int nlimits, text **blocked, int nblocked_fixed,
+			 Datum allowed_array, bool restricted)
+{
+	uint64		total = 0;
+	int32		remaining = num;
+	int			i;
 
 	while (remaining > 0)
 	{

@@ -91,6 +91,7 @@ typedef struct TopicControl
 	text	   *like_pattern;	/* its LIKE form */
 	bool		paused;
 	bool		limited;		/* has max_running or rate */
+	bool		has_rate;		/* has rate */
 } TopicControl;
 
 /* The state of a limited pattern at claim time (control.c). */
@@ -105,6 +106,8 @@ typedef struct TopicLimit
 	double		tokens;
 	double		rate;
 	int32		claimed;		/* claims of its jobs so far */
+	bool		reserved;		/* counted with shared-memory reservations */
+	uint32		bucket;			/* its reservation bucket */
 } TopicLimit;
 
 /* A row of jobs.topic_grant, as sessions cache it (control.c). */
@@ -163,7 +166,7 @@ extern uint64 CatalogClaimJobsBlocked(int32 num, text *like_pattern,
 extern TopicControl *CatalogLoadTopicControls(MemoryContext cxt, int *n);
 extern void CatalogReadLimits(TimestampTz now, Datum patterns,
 							  Datum like_patterns, TopicLimit *limits,
-							  int npatterns);
+							  int nlimits, bool lock_rows);
 extern void CatalogSpendTokens(TimestampTz now, const char *pattern,
 							   double tokens);
 extern int64 CatalogRunSchedules(void);
@@ -178,7 +181,11 @@ extern int	NotifyEventLevel(const char *event);
 extern void NotifyJobEvent(const char *event, int64 job_id, const char *task);
 
 /* wakeup.c */
+#define PGJOBS_RESERVATION_BUCKETS 256
 extern void InitWakeup(void);
+extern bool ReservationsAvailable(void);
+extern uint64 OthersReserved(uint32 bucket);
+extern void Reserve(uint32 bucket, uint64 n);
 extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);
