@@ -441,10 +441,13 @@ COMMENT ON FUNCTION jobs.retry_topic(text, boolean) IS
 --      With max_running, at most that many jobs matching the pattern run
 --      at once across all consumers; with rate, at most rate claims a
 --      second, in bursts of up to burst (default: rate rounded up).  NULL
---      clears a limit.  Claims of a limited pattern are counted and taken
---      under a lock of its jobs.topic_control row, so the limits hold
---      atomically; consumers of other patterns are not slowed.  Changes
---      take effect when the caller commits.
+--      clears a limit.  The limits hold atomically across consumers: with
+--      pgjobs preloaded, a concurrency limit's claims are reserved in shared
+--      memory until their transaction ends, under a lock held only while
+--      they are counted and made; otherwise, and for a rate, claims are
+--      taken under a lock of the pattern's jobs.topic_control row until the
+--      claimer commits.  Consumers of other patterns are not slowed.
+--      Changes take effect when the caller commits.
 --
 -- Parameters:
 --      i_pattern       - topic pattern, as for jobs.consume_topic

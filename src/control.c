@@ -10,12 +10,17 @@
  * no rows, a claim is the plain claim of 1.0: the controls cost one cache
  * check.
  *
- * A claim that may take jobs of a limited pattern first locks that
- * pattern's row (FOR UPDATE, in pattern order), then counts the pattern's
- * running jobs in a new snapshot: claims of a limited pattern are thus
- * serialized until each claimer commits, and the limit holds across all
- * consumers.  Consumers whose topic cannot overlap a limited pattern never
- * take its lock.
+ * A claim that may take jobs of a limited pattern counts the pattern's
+ * running jobs in a new snapshot, under a lock that keeps other claimers of
+ * the pattern out.  Preloaded, a pure concurrency limit uses a session-level
+ * lock on the pattern's bucket, held only while the jobs are counted and
+ * claimed: the claims are then reserved in shared memory (wakeup.c), and
+ * every claimer counts the others' reservations as running, until the
+ * claiming transaction ends (its claims are visible by then, or undone).
+ * Otherwise, and for a rate limit (whose token bucket is a row), the claim
+ * locks the pattern's row (FOR UPDATE, in pattern order) until the claimer
+ * commits.  Consumers whose topic cannot overlap a limited pattern never
+ * take either lock.
  *
  * Topic grants (jobs.topic_grant) are cached the same way.  A role with
  * grants (its own or those of a role whose privileges it has) may publish
