@@ -14,9 +14,10 @@
  * running jobs in a new snapshot, under a lock that keeps other claimers of
  * the pattern out.  Preloaded, a pure concurrency limit uses a session-level
  * lock on the pattern's bucket, held only while the jobs are counted and
- * claimed: the claims are then reserved in shared memory (wakeup.c), and
- * every claimer counts the others' reservations as running, until the
- * claiming transaction ends (its claims are visible by then, or undone).
+ * the room reserved in shared memory (wakeup.c); every claimer counts the
+ * others' reservations as running, until the claiming transaction ends
+ * (its claims are visible by then, or undone), and gives back at once the
+ * room its claim did not use.
  * Otherwise, and for a rate limit (whose token bucket is a row), the claim
  * locks the pattern's row (FOR UPDATE, in pattern order) until the claimer
  * commits.  Consumers whose topic cannot overlap a limited pattern never
@@ -89,9 +90,9 @@ static uint64 ClaimLimited(int32 num, text *like_pattern, TimestampTz now,
  * Claims of a concurrency-limited pattern are serialized by a session-level
  * advisory lock on its bucket (a hash of the pattern), whose fourth key field
  * no SQL-level advisory lock uses.  It is held while the running jobs are
- * counted and the claims made and reserved, and released before commit:
- * the reservations (wakeup.c) stand for the claims until the commit makes
- * them visible.
+ * counted and the room is reserved, and released before the claims are
+ * made: the reservations (wakeup.c) stand for the claims until the
+ * claiming transaction ends, when they are visible or undone.
  */
 #define BUCKET_LOCK_KEY	0x706a6f62		/* "pjob" */
 #define BUCKET_LOCK_TYPE 7
@@ -562,19 +563,22 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 					CatalogReadLimits(now, TextArray(patterns, n), TextArray(likes, n),
 									  limits, nlimits, pass == 1);
 			}
+			/*
+			 * Reserve the room up front, then let the others in: the claims
+			 * are made outside the lock, and what they leave unused is given
+			 * back after.  (A reservation only ever over-counts.)
+			 */
 			for (i = 0; i < nlimits; i++)
 			{
 				if (limits[i].reserved && limits[i].has_slots)
-					limits[i].free_slots -= (int32) Min(OthersReserved(limits[i].bucket),
-														(uint64) PG_INT32_MAX);
-			}
-			total = ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,
-								 limits, nlimits, blocked, nblocked_fixed,
-								 allowed_array, restricted);
-			for (i = 0; i < nlimits; i++)
-			{
-				if (limits[i].reserved && limits[i].claimed > 0)
-					Reserve(limits[i].bucket, (uint64) limits[i].claimed);
+				{
+					int64		room = (int64) limits[i].free_slots -
+						(int64) Min(OthersReserved(limits[i].bucket), (uint64) PG_INT32_MAX);
+
+					room = Max(0, Min(room, (int64) num));
+					limits[i].free_slots = (int32) room;
+					Reserve(limits[i].bucket, (uint64) room);
+				}
 			}
 		}
 		PG_FINALLY();
@@ -586,6 +590,17 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 			}
 		}
 		PG_END_TRY();
+
+		total = ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,
+							 limits, nlimits, blocked, nblocked_fixed,
+							 allowed_array, restricted);
+		for (i = 0; i < nlimits; i++)
+		{
+			if (limits[i].reserved && limits[i].has_slots &&
+				limits[i].free_slots > limits[i].claimed)
+				Unreserve(limits[i].bucket,
+						  (uint64) (limits[i].free_slots - limits[i].claimed));
+		}
 		return total;
 	}
 	return ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,

@@ -186,6 +186,7 @@ extern void InitWakeup(void);
 extern bool ReservationsAvailable(void);
 extern uint64 OthersReserved(uint32 bucket);
 extern void Reserve(uint32 bucket, uint64 n);
+extern void Unreserve(uint32 bucket, uint64 n);
 extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);

@@ -163,6 +163,21 @@ Reserve(uint32 bucket, uint64 n)
 }
 
 /*
+ * Unreserve gives back n of the current transaction's reservations of
+ * bucket before it ends (room reserved but not claimed).
+ */
+void
+Unreserve(uint32 bucket, uint64 n)
+{
+	Assert(bucket < PGJOBS_RESERVATION_BUCKETS);
+	if (shared_state == NULL || n == 0)
+		return;
+	n = Min(n, xact_reserved[bucket]);
+	pg_atomic_fetch_sub_u64(&shared_state->reserved[bucket], n);
+	xact_reserved[bucket] -= n;
+}
+
+/*
  * WakeConsumers wakes every waiting consumer.
  */
 static void
