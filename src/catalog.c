@@ -21,6 +21,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #include "pgjobs.h"
@@ -1283,23 +1284,53 @@ CatalogReportNotRunning(int64 job_id, int32 attempt, TimestampTz now,
  */
 
 /*
+ * The answer of CatalogHasJobControl, cached: -1 unknown, else 0 or 1, for
+ * the jobs.job of OID job_control_relid.  A publish, a claim or an ack asks
+ * several times; the relcache invalidation that ALTER EXTENSION UPDATE
+ * (adding the column) or DROP EXTENSION sends for that table empties it.
+ */
+static int	job_control = -1;
+static Oid	job_control_relid = InvalidOid;
+static bool job_control_callback = false;
+
+/*
+ * InvalidateJobControl is the relcache callback of that cache.
+ */
+static void
+InvalidateJobControl(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == job_control_relid)
+		job_control = -1;
+}
+
+/*
  * CatalogHasJobControl reports whether the installed jobs schema is 1.1 or
  * later (it has jobs.job.unique_key), rather than 1.0, whose functions this
  * library also serves between an upgrade of the library and ALTER
- * EXTENSION pgjobs UPDATE.  Three syscache lookups: cheaper than caching.
+ * EXTENSION pgjobs UPDATE.
  */
 bool
 CatalogHasJobControl(void)
 {
-	Oid			nsp = get_namespace_oid("jobs", true);
+	Oid			nsp;
 	Oid			rel;
 
+	if (job_control >= 0)
+		return job_control == 1;
+	if (!job_control_callback)
+	{
+		CacheRegisterRelcacheCallback(InvalidateJobControl, (Datum) 0);
+		job_control_callback = true;
+	}
+	nsp = get_namespace_oid("jobs", true);
 	if (!OidIsValid(nsp))
 		return false;
 	rel = get_relname_relid("job", nsp);
 	if (!OidIsValid(rel))
 		return false;
-	return get_attnum(rel, "unique_key") != InvalidAttrNumber;
+	job_control_relid = rel;
+	job_control = get_attnum(rel, "unique_key") != InvalidAttrNumber ? 1 : 0;
+	return job_control == 1;
 }
 
 /*

@@ -70,6 +70,13 @@ static bool any_limited = false;
 static bool callback_registered = false;
 static Oid	controls_relid = InvalidOid;
 
+/*
+ * Invalidations counted, so that a load during which one arrives leaves its
+ * cache invalid (read again at the next use).
+ */
+static uint64 controls_invalidations = 0;
+static uint64 grants_invalidations = 0;
+
 /* The cached rows of jobs.topic_grant, valid while grants_valid. */
 static MemoryContext GrantsContext = NULL;
 static TopicGrant *grants = NULL;
@@ -124,71 +131,70 @@ static void
 InvalidateControls(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == controls_relid)
+	{
 		controls_valid = false;
+		controls_invalidations++;
+	}
 	if (relid == InvalidOid || relid == grants_relid)
+	{
 		grants_valid = false;
+		grants_invalidations++;
+	}
 }
 
 /*
- * RegisterCallback registers the relcache callback, once per backend.
+ * BeginCacheLoad prepares to fill a cache of the rows of jobs.table: it
+ * registers the relcache callback (once per backend), empties the cache's
+ * memory context cxt, and notes the table's OID in *relid.
  */
-static void
-RegisterCallback(void)
+static MemoryContext
+BeginCacheLoad(MemoryContext cxt, const char *table, Oid *relid)
 {
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(InvalidateControls, (Datum) 0);
 		callback_registered = true;
 	}
+	MemoryContextReset(cxt);
+	*relid = get_relname_relid(table, get_namespace_oid("jobs", false));
+	return cxt;
 }
 
 /*
- * LoadControls fills the cache of topic controls if it is not valid.  The
- * cache is marked valid before the read: an invalidation that arrives
- * during it marks it invalid again, and the next claim reads once more.
+ * LoadControls fills the cache of topic controls if it is not valid.  It
+ * is valid only if no invalidation arrived while it was read (and not at
+ * all if the read failed).
  */
 static void
 LoadControls(void)
 {
+	uint64		seen = controls_invalidations;
+	MemoryContext cxt;
+	MemoryContext old;
 	int			n = 0;
-	TopicControl *rows;
 	int			i;
 
 	if (controls_valid)
 		return;
-	RegisterCallback();
 	if (ControlsContext == NULL)
-		ControlsContext = AllocSetContextCreate(TopMemoryContext,
-												"pgjobs topic controls",
+		ControlsContext = AllocSetContextCreate(TopMemoryContext, "pgjobs topic controls",
 												ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(ControlsContext);
-	controls_relid = get_relname_relid("topic_control", get_namespace_oid("jobs", false));
+	cxt = BeginCacheLoad(ControlsContext, "topic_control", &controls_relid);
 	controls = NULL;
 	ncontrols = 0;
 	any_limited = false;
 
-	controls_valid = true;
-	PG_TRY();
+	controls = CatalogLoadTopicControls(cxt, &n);
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < n; i++)
 	{
-		rows = CatalogLoadTopicControls(ControlsContext, &n);
-		for (i = 0; i < n; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(ControlsContext);
-
-			rows[i].like_pattern = TopicToLikePattern(cstring_to_text(rows[i].pattern));
-			MemoryContextSwitchTo(old);
-			if (rows[i].limited)
-				any_limited = true;
-		}
-		controls = rows;
-		ncontrols = n;
+		controls[i].like_pattern = TopicToLikePattern(cstring_to_text(controls[i].pattern));
+		if (controls[i].limited)
+			any_limited = true;
 	}
-	PG_CATCH();
-	{
-		controls_valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	ncontrols = n;
+	controls_valid = (controls_invalidations == seen);
 }
 
 /*
@@ -198,42 +204,28 @@ LoadControls(void)
 static void
 LoadGrants(void)
 {
+	uint64		seen = grants_invalidations;
+	MemoryContext cxt;
+	MemoryContext old;
 	int			n = 0;
-	TopicGrant *rows;
 	int			i;
 
 	if (grants_valid)
 		return;
-	RegisterCallback();
 	if (GrantsContext == NULL)
-		GrantsContext = AllocSetContextCreate(TopMemoryContext,
-											  "pgjobs topic grants",
+		GrantsContext = AllocSetContextCreate(TopMemoryContext, "pgjobs topic grants",
 											  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(GrantsContext);
-	grants_relid = get_relname_relid("topic_grant", get_namespace_oid("jobs", false));
+	cxt = BeginCacheLoad(GrantsContext, "topic_grant", &grants_relid);
 	grants = NULL;
 	ngrants = 0;
 
-	grants_valid = true;
-	PG_TRY();
-	{
-		rows = CatalogLoadTopicGrants(GrantsContext, &n);
-		for (i = 0; i < n; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(GrantsContext);
-
-			rows[i].like_pattern = TopicToLikePattern(cstring_to_text(rows[i].pattern));
-			MemoryContextSwitchTo(old);
-		}
-		grants = rows;
-		ngrants = n;
-	}
-	PG_CATCH();
-	{
-		grants_valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	grants = CatalogLoadTopicGrants(cxt, &n);
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < n; i++)
+		grants[i].like_pattern = TopicToLikePattern(cstring_to_text(grants[i].pattern));
+	MemoryContextSwitchTo(old);
+	ngrants = n;
+	grants_valid = (grants_invalidations == seen);
 }
 
 /*

@@ -129,16 +129,16 @@ async def produce(args):
             rows = await conn.fetch(
                 'SELECT key FROM chaos.published WHERE key % $1 = $2', args.of, args.slot)
             done = {r['key'] for r in rows}
-            todo = [k for k in mine if k not in done]
+            unpublished = [k for k in mine if k not in done]
             log('ledger has', len(done), 'of my', len(mine), 'keys')
-            if not todo:
+            if not unpublished:
                 log('all published')
                 return 0
             i = 0
-            while i < len(todo):
+            while i < len(unpublished):
                 check_parent(args)
                 n = rng.randint(1, 20) if args.slot % 2 else 1
-                batch = todo[i:i + n]
+                batch = unpublished[i:i + n]
                 bodies, prios, retries = [], [], []
                 for k in batch:
                     mode, work_ms, fail_first = mode_of(args.seed, k)
