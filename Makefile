@@ -15,6 +15,7 @@ OBJS = \
 	src/retry.o \
 	src/expire.o \
 	src/wakeup.o \
+	src/limits.o \
 	src/notify.o \
 	src/worker.o \
 	src/control.o \

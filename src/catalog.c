@@ -258,6 +258,7 @@ typedef enum CatalogPlanId
 	PLAN_CONTROLS,
 	PLAN_LOCK_LIMITS,
 	PLAN_READ_LIMITS,
+	PLAN_COUNT_RUNNING,
 	PLAN_SPEND_TOKENS,
 	PLAN_RUN_SCHEDULES,
 	PLAN_INSERT_JOB_1_1,
@@ -609,7 +610,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	},
 	[PLAN_CONTROLS] = {
 		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL,"
-		"       rate IS NOT NULL"
+		"       rate IS NOT NULL, max_running"
 		"  FROM jobs.topic_control ORDER BY pattern",
 		0, {InvalidOid}
 	},
@@ -646,6 +647,12 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"                  pg_catalog.unnest($3::pg_catalog.text[]))"
 		"       AS p(pattern, like_pattern) ON c.pattern" EQ "p.pattern",
 		3, {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID}
+	},
+	/* The running jobs of a limited pattern ($1: its LIKE form). */
+	[PLAN_COUNT_RUNNING] = {
+		"SELECT pg_catalog.count(*) FROM jobs.job_queue"
+		" WHERE status" EQ "'running' AND task" LIKE "$1",
+		1, {TEXTOID}
 	},
 	[PLAN_SPEND_TOKENS] = {
 		"UPDATE jobs.topic_control SET tokens = $2, refilled_at = $1"
@@ -824,6 +831,32 @@ NotifyResultRows(const char *event)
 		if (row_event == NULL)
 			elog(ERROR, "pgjobs: unexpected NULL job event");
 		NotifyJobEvent(row_event, DatumGetInt64(job_id), task);
+	}
+}
+
+/*
+ * NoteEndedRows tells the concurrency-limit counts that the jobs of the
+ * last SPI result (task in its second column) stopped running.  The
+ * caller asked EndsCounted() before it connected to SPI, since the cache
+ * of topic controls is read with SPI.
+ */
+static void
+NoteEndedRows(void)
+{
+	uint64		row;
+
+	if (SPI_processed == 0)
+		return;
+	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < 2)
+		elog(ERROR, "pgjobs: statement returned no tasks");
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		Datum		task = SPI_getbinval(SPI_tuptable->vals[row],
+										 SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+			NoteJobEnded(DatumGetTextPP(task));
 	}
 }
 
@@ -1023,14 +1056,18 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 {
 	Datum		values[2];
 	int64		count;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(limit);
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	ExecutePlan(CatalogHasJobControl() ? PLAN_EXPIRE_1_1 : PLAN_EXPIRE,
 				values, NULL, SPI_OK_SELECT);
 	count = (int64) SPI_processed;
+	if (count_ends)
+		NoteEndedRows();
 	NotifyResultRows(NULL);
 	FinishSPI();
 
@@ -1118,6 +1155,7 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		done;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
@@ -1128,12 +1166,15 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 	if (attempt == ANY_ATTEMPT)
 		nulls[3] = 'n';
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	ExecutePlan(CatalogHasJobControl() ? PLAN_FINISH_1_1 : PLAN_FINISH,
 				values, nulls, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed > 1)
 		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
 	done = (SPI_processed == 1);
+	if (count_ends)
+		NoteEndedRows();
 	NotifyResultRows("succeeded");
 	FinishSPI();
 
@@ -1154,6 +1195,7 @@ CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		count;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
@@ -1167,10 +1209,13 @@ CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 	if (attempt == ANY_ATTEMPT)
 		nulls[4] = 'n';
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	ExecutePlan(CatalogHasJobControl() ? PLAN_FAIL_1_1 : PLAN_FAIL,
 				values, nulls, SPI_OK_SELECT);
 	count = (int64) SPI_processed;
+	if (count_ends)
+		NoteEndedRows();
 	NotifyResultRows(NULL);
 	FinishSPI();
 
@@ -1442,6 +1487,7 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		count;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = ids;
@@ -1452,6 +1498,7 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	if (attempts_isnull)
 		nulls[3] = 'n';
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	if (plans[PLAN_FINISH_BATCH] == NULL)
 	{
@@ -1463,6 +1510,8 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	}
 	ExecutePlan(PLAN_FINISH_BATCH, values, nulls, SPI_OK_INSERT_RETURNING);
 	count = SPI_processed;
+	if (count_ends)
+		NoteEndedRows();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("succeeded");
 	FinishSPI();
@@ -1483,6 +1532,7 @@ CatalogFailJobs(TimestampTz now, Datum ids, text *error, Datum retry_at,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	uint64		count;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = ids;
@@ -1496,9 +1546,12 @@ CatalogFailJobs(TimestampTz now, Datum ids, text *error, Datum retry_at,
 	if (attempts_isnull)
 		nulls[4] = 'n';
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	ExecutePlan(PLAN_FAIL_BATCH, values, nulls, SPI_OK_SELECT);
 	count = SPI_processed;
+	if (count_ends)
+		NoteEndedRows();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows(NULL);
 	FinishSPI();
@@ -1591,6 +1644,7 @@ CatalogReleaseJob(int64 job_id, int32 attempt, TimestampTz now,
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		done;
+	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
@@ -1601,9 +1655,12 @@ CatalogReleaseJob(int64 job_id, int32 attempt, TimestampTz now,
 	if (attempt == ANY_ATTEMPT)
 		nulls[3] = 'n';
 
+	count_ends = EndsCounted();
 	ConnectSPI();
 	ExecutePlan(PLAN_RELEASE, values, nulls, SPI_OK_UPDATE_RETURNING);
 	done = (SPI_processed == 1);
+	if (count_ends)
+		NoteEndedRows();
 	NotifyResultRows("released");
 	FinishSPI();
 
@@ -1803,6 +1860,8 @@ CatalogLoadTopicControls(MemoryContext cxt, int *n)
 		controls[row].paused = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)) && !isnull;
 		controls[row].limited = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
 		controls[row].has_rate = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)) && !isnull;
+		controls[row].max_running = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+		controls[row].has_max_running = !isnull;
 	}
 	FinishSPI();
 
@@ -1861,6 +1920,27 @@ CatalogReadLimits(TimestampTz now, Datum patterns, Datum like_patterns,
 		limits[i].rate = isnull ? 0 : DatumGetFloat8(d);
 	}
 	FinishSPI();
+}
+
+/*
+ * CatalogCountRunning returns how many jobs whose task is LIKE like_pattern
+ * are running, in a fresh snapshot (the transaction's own claims and ends
+ * included).
+ */
+int64
+CatalogCountRunning(text *like_pattern)
+{
+	Datum		values[1];
+	int64		count;
+
+	values[0] = PointerGetDatum(like_pattern);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_COUNT_RUNNING, values, NULL, SPI_OK_SELECT);
+	count = FirstInt64Result();
+	FinishSPI();
+
+	return count;
 }
 
 /*

@@ -10,18 +10,14 @@
  * no rows, a claim is the plain claim of 1.0: the controls cost one cache
  * check.
  *
- * A claim that may take jobs of a limited pattern counts the pattern's
- * running jobs in a new snapshot, under a lock that keeps other claimers of
- * the pattern out.  Preloaded, a pure concurrency limit uses a session-level
- * lock on the pattern's bucket, held only while the jobs are counted and
- * the room reserved in shared memory (wakeup.c); every claimer counts the
- * others' reservations as running, until the claiming transaction ends
- * (its claims are visible by then, or undone), and gives back at once the
- * room its claim did not use.
+ * Preloaded, a pure concurrency limit is counted in shared memory
+ * (limits.c): a claim reserves its room there without a statement or a
+ * lock held beyond a spinlock, and the sessions that end running jobs of
+ * the pattern (ack, nack, release, expiry) report them with NoteJobEnded.
  * Otherwise, and for a rate limit (whose token bucket is a row), the claim
  * locks the pattern's row (FOR UPDATE, in pattern order) until the claimer
- * commits.  Consumers whose topic cannot overlap a limited pattern never
- * take either lock.
+ * commits, and counts its running jobs in a new snapshot.  Consumers whose
+ * topic cannot overlap a limited pattern do neither.
  *
  * Topic grants (jobs.topic_grant) are cached the same way.  A role with
  * grants (its own or those of a role whose privileges it has) may publish
@@ -40,9 +36,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "access/xact.h"
-#include "common/hashfn.h"
 #include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -67,6 +61,7 @@ static TopicControl *controls = NULL;
 static int	ncontrols = 0;
 static bool controls_valid = false;
 static bool any_limited = false;
+static bool any_counted = false;	/* some control is counted in shared memory */
 static bool callback_registered = false;
 static Oid	controls_relid = InvalidOid;
 
@@ -92,35 +87,6 @@ static uint64 ClaimLimited(int32 num, text *like_pattern, TimestampTz now,
 						   TimestampTz *retry_at, TopicLimit *limits, int nlimits,
 						   text **blocked, int nblocked_fixed,
 						   Datum allowed_array, bool restricted);
-
-/*
- * Claims of a concurrency-limited pattern are serialized by a session-level
- * advisory lock on its bucket (a hash of the pattern), whose fourth key field
- * no SQL-level advisory lock uses.  It is held while the running jobs are
- * counted and the room is reserved, and released before the claims are
- * made: the reservations (wakeup.c) stand for the claims until the
- * claiming transaction ends, when they are visible or undone.
- */
-#define BUCKET_LOCK_KEY	0x706a6f62		/* "pjob" */
-#define BUCKET_LOCK_TYPE 7
-
-static void
-LockBucket(uint32 bucket)
-{
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, BUCKET_LOCK_KEY, bucket, BUCKET_LOCK_TYPE);
-	(void) LockAcquire(&tag, ExclusiveLock, true, false);
-}
-
-static void
-UnlockBucket(uint32 bucket)
-{
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, BUCKET_LOCK_KEY, bucket, BUCKET_LOCK_TYPE);
-	(void) LockRelease(&tag, ExclusiveLock, true);
-}
 
 /*
  * InvalidateControls is the relcache callback: an invalidation of
@@ -183,6 +149,7 @@ LoadControls(void)
 	controls = NULL;
 	ncontrols = 0;
 	any_limited = false;
+	any_counted = false;
 
 	controls = CatalogLoadTopicControls(cxt, &n);
 	old = MemoryContextSwitchTo(cxt);
@@ -191,6 +158,14 @@ LoadControls(void)
 		controls[i].like_pattern = TopicToLikePattern(cstring_to_text(controls[i].pattern));
 		if (controls[i].limited)
 			any_limited = true;
+		/* a pure concurrency limit is counted in shared memory, if any */
+		controls[i].counted = controls[i].has_max_running && !controls[i].has_rate &&
+			RunningCountsAvailable();
+		if (controls[i].counted)
+		{
+			controls[i].running_key = RunningKey(controls[i].pattern);
+			any_counted = true;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	ncontrols = n;
@@ -433,6 +408,30 @@ TextArray(text **items, int n)
 }
 
 /*
+ * ReserveLimit reserves room for up to num claims of the counted pattern
+ * of limit, reading its running jobs from the table when its shared count
+ * must be refreshed, and fills in limit as CatalogReadLimits would.
+ * Returns false if the pattern has no slot in shared memory.
+ */
+static bool
+ReserveLimit(TopicLimit *limit, int32 num)
+{
+	int32		room = ReserveRunning(limit->running_key, limit->max_running, num,
+									  false, 0);
+
+	if (room == -1)
+		room = ReserveRunning(limit->running_key, limit->max_running, num,
+							  true, CatalogCountRunning(limit->like_pattern));
+	if (room < 0)
+		return false;
+	limit->present = true;
+	limit->has_slots = true;
+	limit->free_slots = room;
+	limit->has_rate = false;
+	return true;
+}
+
+/*
  * ClaimJobs claims up to num ready jobs, those whose task is LIKE
  * like_pattern when it is not NULL, into out, honouring the topic controls
  * of a 1.1 schema, and returns how many it claimed.  When a rate limit
@@ -451,8 +450,6 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	bool		restricted;
 	List	   *allowed;
 	volatile Datum allowed_array = (Datum) 0;
-	bool		reserve = ReservationsAvailable();
-	bool		bucket_locked[PGJOBS_RESERVATION_BUCKETS] = {false};
 
 	if (!CatalogHasJobControl())
 		return CatalogClaimJobs(num, like_pattern, now, out, out_desc);
@@ -498,11 +495,9 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		{
 			limits[nlimits].pattern = controls[i].pattern;
 			limits[nlimits].like_pattern = controls[i].like_pattern;
-			/* a pure concurrency limit is reserved in shared memory */
-			limits[nlimits].reserved = !controls[i].has_rate && reserve;
-			limits[nlimits].bucket = hash_bytes((const unsigned char *) controls[i].pattern,
-												strlen(controls[i].pattern)) %
-				PGJOBS_RESERVATION_BUCKETS;
+			limits[nlimits].counted = controls[i].counted;
+			limits[nlimits].running_key = controls[i].running_key;
+			limits[nlimits].max_running = controls[i].max_running;
 			nlimits++;
 		}
 	}
@@ -517,81 +512,37 @@ ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	if (nlimits > 0)
 	{
 		/*
-		 * Reserved patterns: lock their buckets (in order; a session lock,
-		 * released as soon as the claims are reserved, not at commit), then
-		 * read their running jobs in a new snapshot.  Others, with a rate:
-		 * lock their rows until commit and read them.
+		 * Counted patterns reserve their room in shared memory and claim
+		 * without waiting for each other; the others (with a rate, or when
+		 * the slot table is full) lock their rows until commit and read
+		 * them.
 		 */
 		text	  **patterns = palloc(sizeof(text *) * nlimits);
 		text	  **likes = palloc(sizeof(text *) * nlimits);
-		int			n;
-		int			pass;
+		int			n = 0;
 
 		for (i = 0; i < nlimits; i++)
 		{
-			if (limits[i].reserved)
-				bucket_locked[limits[i].bucket] = true;
+			if (limits[i].counted && !ReserveLimit(&limits[i], num))
+				limits[i].counted = false;
+			if (limits[i].counted)
+				continue;
+			patterns[n] = cstring_to_text(limits[i].pattern);
+			likes[n] = limits[i].like_pattern;
+			n++;
 		}
-		for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
-		{
-			if (bucket_locked[i])
-				LockBucket(i);
-		}
-
-		PG_TRY();
-		{
-			for (pass = 0; pass < 2; pass++)
-			{
-				n = 0;
-				for (i = 0; i < nlimits; i++)
-				{
-					if (limits[i].reserved != (pass == 0))
-						continue;
-					patterns[n] = cstring_to_text(limits[i].pattern);
-					likes[n] = limits[i].like_pattern;
-					n++;
-				}
-				if (n > 0)
-					CatalogReadLimits(now, TextArray(patterns, n), TextArray(likes, n),
-									  limits, nlimits, pass == 1);
-			}
-			/*
-			 * Reserve the room up front, then let the others in: the claims
-			 * are made outside the lock, and what they leave unused is given
-			 * back after.  (A reservation only ever over-counts.)
-			 */
-			for (i = 0; i < nlimits; i++)
-			{
-				if (limits[i].reserved && limits[i].has_slots)
-				{
-					int64		room = (int64) limits[i].free_slots -
-						(int64) Min(OthersReserved(limits[i].bucket), (uint64) PG_INT32_MAX);
-
-					room = Max(0, Min(room, (int64) num));
-					limits[i].free_slots = (int32) room;
-					Reserve(limits[i].bucket, (uint64) room);
-				}
-			}
-		}
-		PG_FINALLY();
-		{
-			for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
-			{
-				if (bucket_locked[i])
-					UnlockBucket(i);
-			}
-		}
-		PG_END_TRY();
+		if (n > 0)
+			CatalogReadLimits(now, TextArray(patterns, n), TextArray(likes, n),
+							  limits, nlimits, true);
 
 		total = ClaimLimited(num, like_pattern, now, out, out_desc, retry_at,
 							 limits, nlimits, blocked, nblocked_fixed,
 							 allowed_array, restricted);
 		for (i = 0; i < nlimits; i++)
 		{
-			if (limits[i].reserved && limits[i].has_slots &&
-				limits[i].free_slots > limits[i].claimed)
-				Unreserve(limits[i].bucket,
-						  (uint64) (limits[i].free_slots - limits[i].claimed));
+			if (limits[i].counted)
+				SettleRunning(limits[i].running_key, limits[i].free_slots,
+							  limits[i].claimed);
 		}
 		return total;
 	}
@@ -701,6 +652,39 @@ NoteJobsFinished(void)
 	LoadControls();
 	if (any_limited)
 		NoteJobsReadied();
+}
+
+/*
+ * EndsCounted reports whether the jobs that stop running must be reported
+ * with NoteJobEnded: some concurrency limit is counted in shared memory.
+ * Call it before connecting to SPI (it may read the controls).
+ */
+bool
+EndsCounted(void)
+{
+	if (!RunningCountsAvailable() || !CatalogHasJobControl())
+		return false;
+	LoadControls();
+	return any_counted;
+}
+
+/*
+ * NoteJobEnded records that a running job of task stopped running in this
+ * transaction, for each counted limit whose pattern task matches.  It uses
+ * the controls EndsCounted loaded.
+ */
+void
+NoteJobEnded(text *task)
+{
+	int			i;
+
+	if (!any_counted || task == NULL)
+		return;
+	for (i = 0; i < ncontrols; i++)
+	{
+		if (controls[i].counted && TaskMatches(task, controls[i].like_pattern))
+			NoteRunningEnded(controls[i].running_key);
+	}
 }
 
 /*

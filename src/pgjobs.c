@@ -152,6 +152,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pgjobs");
 
 	InitWakeup();
+	InitLimits();
 	if (process_shared_preload_libraries_in_progress)
 		RegisterMaintenanceWorkers();
 }

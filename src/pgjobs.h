@@ -92,6 +92,10 @@ typedef struct TopicControl
 	bool		paused;
 	bool		limited;		/* has max_running or rate */
 	bool		has_rate;		/* has rate */
+	bool		has_max_running;	/* has max_running */
+	int32		max_running;
+	bool		counted;		/* its running jobs are counted in shared memory */
+	uint64		running_key;	/* its slot there (limits.c) */
 } TopicControl;
 
 /* The state of a limited pattern at claim time (control.c). */
@@ -106,8 +110,9 @@ typedef struct TopicLimit
 	double		tokens;
 	double		rate;
 	int32		claimed;		/* claims of its jobs so far */
-	bool		reserved;		/* counted with shared-memory reservations */
-	uint32		bucket;			/* its reservation bucket */
+	bool		counted;		/* counted in shared memory (limits.c) */
+	uint64		running_key;	/* its slot there */
+	int32		max_running;	/* when counted */
 } TopicLimit;
 
 /* A row of jobs.topic_grant, as sessions cache it (control.c). */
@@ -167,6 +172,7 @@ extern TopicControl *CatalogLoadTopicControls(MemoryContext cxt, int *n);
 extern void CatalogReadLimits(TimestampTz now, Datum patterns,
 							  Datum like_patterns, TopicLimit *limits,
 							  int nlimits, bool lock_rows);
+extern int64 CatalogCountRunning(text *like_pattern);
 extern void CatalogSpendTokens(TimestampTz now, const char *pattern,
 							   double tokens);
 extern int64 CatalogRunSchedules(void);
@@ -181,16 +187,20 @@ extern int	NotifyEventLevel(const char *event);
 extern void NotifyJobEvent(const char *event, int64 job_id, const char *task);
 
 /* wakeup.c */
-#define PGJOBS_RESERVATION_BUCKETS 256
 extern void InitWakeup(void);
-extern bool ReservationsAvailable(void);
-extern uint64 OthersReserved(uint32 bucket);
-extern void Reserve(uint32 bucket, uint64 n);
-extern void Unreserve(uint32 bucket, uint64 n);
 extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);
 extern void WaitForJobs(uint64 generation, TimestampTz wake_at);
+
+/* limits.c */
+extern void InitLimits(void);
+extern bool RunningCountsAvailable(void);
+extern uint64 RunningKey(const char *pattern);
+extern int32 ReserveRunning(uint64 key, int32 max_running, int32 want,
+							bool have_count, int64 count);
+extern void SettleRunning(uint64 key, int32 reserved, int32 claimed);
+extern void NoteRunningEnded(uint64 key);
 
 /* worker.c */
 extern void RegisterMaintenanceWorkers(void);
@@ -209,6 +219,8 @@ extern uint64 ClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 						Tuplestorestate *out, TupleDesc out_desc,
 						TimestampTz *retry_at);
 extern void NoteJobsFinished(void);
+extern bool EndsCounted(void);
+extern void NoteJobEnded(text *task);
 extern void CheckPublishAllowed(text *task, int element);
 extern void CheckJobAllowed(int64 job_id);
 extern bool JobAllowed(int64 job_id);

@@ -45,8 +45,6 @@ typedef struct PgjobsSharedState
 {
 	pg_atomic_uint64 generation;	/* bumped by each commit that readied jobs */
 	ConditionVariable jobs_ready;	/* broadcast after each such commit */
-	/* claims of concurrency-limited topics not yet committed, by bucket */
-	pg_atomic_uint64 reserved[PGJOBS_RESERVATION_BUCKETS];
 } PgjobsSharedState;
 
 static PgjobsSharedState *shared_state = NULL;
@@ -54,10 +52,6 @@ static PgjobsSharedState *shared_state = NULL;
 /* Whether the current transaction made jobs ready, or claimed some. */
 static bool xact_readied_jobs = false;
 static bool xact_claimed_jobs = false;
-
-/* This transaction's part of the shared reservations, and whether any. */
-static uint64 xact_reserved[PGJOBS_RESERVATION_BUCKETS];
-static bool xact_has_reservations = false;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -92,89 +86,10 @@ StartupSharedState(void)
 	shared_state = ShmemInitStruct("pgjobs", sizeof(PgjobsSharedState), &found);
 	if (!found)
 	{
-		int			i;
-
 		pg_atomic_init_u64(&shared_state->generation, 0);
 		ConditionVariableInit(&shared_state->jobs_ready);
-		for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
-			pg_atomic_init_u64(&shared_state->reserved[i], 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
-}
-
-/*
- * ReleaseReservations gives back the current transaction's reservations.
- */
-static void
-ReleaseReservations(void)
-{
-	int			i;
-
-	if (!xact_has_reservations)
-		return;
-	for (i = 0; i < PGJOBS_RESERVATION_BUCKETS; i++)
-	{
-		if (xact_reserved[i] > 0 && shared_state != NULL)
-			pg_atomic_fetch_sub_u64(&shared_state->reserved[i], xact_reserved[i]);
-		xact_reserved[i] = 0;
-	}
-	xact_has_reservations = false;
-}
-
-/*
- * ReservationsAvailable reports whether claims can be reserved in shared
- * memory (pgjobs was preloaded).
- */
-bool
-ReservationsAvailable(void)
-{
-	return shared_state != NULL;
-}
-
-/*
- * OthersReserved returns how many claims of bucket other transactions have
- * made and not yet committed or rolled back.
- */
-uint64
-OthersReserved(uint32 bucket)
-{
-	uint64		all;
-
-	Assert(bucket < PGJOBS_RESERVATION_BUCKETS);
-	if (shared_state == NULL)
-		return 0;
-	all = pg_atomic_read_u64(&shared_state->reserved[bucket]);
-	return all > xact_reserved[bucket] ? all - xact_reserved[bucket] : 0;
-}
-
-/*
- * Reserve records n claims of bucket by the current transaction, until it
- * ends.
- */
-void
-Reserve(uint32 bucket, uint64 n)
-{
-	Assert(bucket < PGJOBS_RESERVATION_BUCKETS);
-	if (shared_state == NULL || n == 0)
-		return;
-	pg_atomic_fetch_add_u64(&shared_state->reserved[bucket], n);
-	xact_reserved[bucket] += n;
-	xact_has_reservations = true;
-}
-
-/*
- * Unreserve gives back n of the current transaction's reservations of
- * bucket before it ends (room reserved but not claimed).
- */
-void
-Unreserve(uint32 bucket, uint64 n)
-{
-	Assert(bucket < PGJOBS_RESERVATION_BUCKETS);
-	if (shared_state == NULL || n == 0)
-		return;
-	n = Min(n, xact_reserved[bucket]);
-	pg_atomic_fetch_sub_u64(&shared_state->reserved[bucket], n);
-	xact_reserved[bucket] -= n;
 }
 
 /*
@@ -197,20 +112,6 @@ WakeConsumers(void)
 static void
 WakeupXactCallback(XactEvent event, void *arg)
 {
-	/*
-	 * Reservations end with the transaction: at commit its claims are
-	 * visible (the callback runs after the commit is), at abort undone.  A
-	 * prepared transaction would leave them to another backend's COMMIT
-	 * PREPARED: it is refused.
-	 */
-	if (event == XACT_EVENT_PRE_PREPARE && xact_has_reservations)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot prepare a transaction that claimed jobs of a concurrency-limited topic")));
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		ReleaseReservations();
-
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
