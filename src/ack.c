@@ -50,7 +50,7 @@ GetJobId(FunctionCallInfo fcinfo, const char *action)
  * GetAttempt returns the optional attempt argument at argno, ANY_ATTEMPT
  * when it is NULL.
  */
-static int32
+int32
 GetAttempt(FunctionCallInfo fcinfo, int argno)
 {
 	int32		attempt;
@@ -76,17 +76,27 @@ Datum
 pgjobs_ack(PG_FUNCTION_ARGS)
 {
 	int64		job_id = GetJobId(fcinfo, "ack");
-	TimestampTz now = GetCurrentTimestamp();
 	bool		result_isnull = PG_ARGISNULL(1);
-	Datum		result = result_isnull ? (Datum) 0 : PG_GETARG_DATUM(1);
-	int32		attempt = GetAttempt(fcinfo, 2);
+
+	AckJob(job_id, result_isnull ? (Datum) 0 : PG_GETARG_DATUM(1), result_isnull,
+		   GetAttempt(fcinfo, 2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * AckJob completes running job job_id with result (unless result_isnull),
+ * for claim attempt (or ANY_ATTEMPT), or raises the error that says why
+ * it cannot.
+ */
+void
+AckJob(int64 job_id, Datum result, bool result_isnull, int32 attempt)
+{
+	TimestampTz now = GetCurrentTimestamp();
 
 	CheckJobAllowed(job_id);
 	if (!CatalogFinishJob(job_id, attempt, now, result, result_isnull))
 		CatalogReportNotRunning(job_id, attempt, now, "ack");
 	NoteJobsFinished();
-
-	PG_RETURN_VOID();
 }
 
 /*

@@ -31,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(pgjobs_consume);
 PG_FUNCTION_INFO_V1(pgjobs_consume_topic);
+PG_FUNCTION_INFO_V1(pgjobs_ack_and_consume);
 
 /* Longest topic pattern accepted; no task name is longer. */
 #define MAX_PATTERN_LENGTH	PGJOBS_MAX_TASK_LENGTH
@@ -262,4 +263,30 @@ pgjobs_consume_topic(PG_FUNCTION_ARGS)
 	like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(0));
 
 	return ConsumeJobs(fcinfo, num, like_pattern, wait_end);
+}
+
+/*
+ * pgjobs_ack_and_consume completes a running job as jobs.ack does, then
+ * claims up to num ready jobs (whose task matches i_pattern, if given) in
+ * the same transaction: a worker that works one job at a time spends one
+ * statement and one commit per job instead of two of each.  Nothing is
+ * claimed if the ack fails.  It does not wait: the ack would stay
+ * uncommitted while it did.
+ *
+ * jobs.ack_and_consume(i_job_id, num, i_result, i_attempt, i_pattern)
+ *		-> setof (job_id, task, body, ...)
+ */
+Datum
+pgjobs_ack_and_consume(PG_FUNCTION_ARGS)
+{
+	int32		num = CheckNum(fcinfo, 1);
+	text	   *like_pattern = NULL;
+
+	if (!PG_ARGISNULL(4))
+		like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(4));
+	if (!PG_ARGISNULL(0))
+		AckJob(PG_GETARG_INT64(0), PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+			   PG_ARGISNULL(2), GetAttempt(fcinfo, 3));
+
+	return ConsumeJobs(fcinfo, num, like_pattern, 0);
 }

@@ -227,6 +227,10 @@ extern bool JobAllowed(int64 job_id);
 extern bool ConsumeRestricted(void);
 extern text *TenantScopedKey(text *key);
 
+/* ack.c */
+extern void AckJob(int64 job_id, Datum result, bool result_isnull, int32 attempt);
+extern int32 GetAttempt(FunctionCallInfo fcinfo, int argno);
+
 /* consume.c */
 extern text *TopicToLikePattern(text *topic);
 

@@ -9,7 +9,7 @@ Run jobs with the ``jobs-worker`` command (pgjobs.worker.Worker), create or
 update the extension with ``jobs-migrate``.
 """
 
-from .client import (Job, ack, cancel, consume, nack, progress, publish, publish_bulk, release,
+from .client import (Job, ack, ack_and_consume, cancel, consume, nack, progress, publish, publish_bulk, release,
                      resolve_task, retry, run, touch)
 from .errors import (ConnectionLost, DatabaseError, ExtensionMissing, ExtensionNotAvailable,
                      InvalidArgument, JobCancelled, JobError, JobNotFound, JobNotRunning,
@@ -19,7 +19,7 @@ from .errors import (ConnectionLost, DatabaseError, ExtensionMissing, ExtensionN
 __version__ = "1.1.0"
 
 __all__ = [
-    "Job", "ack", "consume", "nack", "publish", "publish_bulk", "resolve_task", "run",
+    "Job", "ack", "ack_and_consume", "consume", "nack", "publish", "publish_bulk", "resolve_task", "run",
     "release", "touch", "progress", "cancel", "retry",
     "PgJobsError", "JobError", "JobNotFound", "JobNotRunning", "LeaseExpired", "JobCancelled",
     "InvalidArgument", "ExtensionMissing", "ExtensionNotAvailable", "PermissionDenied",

@@ -236,6 +236,24 @@ async def ack(conn, job_id, result=None, attempt=None):
         await conn.execute(QUERIES["ack"], _job_id(job_id), payload, attempt)
 
 
+async def ack_and_consume(conn, job_id, n=1, topic=None, result=None, attempt=None):
+    """Acks ``job_id`` as ack does (nothing when it is None), then claims up
+    to ``n`` ready jobs (matching the topic pattern, if given) in the same
+    statement and commit, and returns them as consume does.
+
+    One round trip and one commit per job for a loop that works one job at
+    a time.  If the ack fails it raises as ack does and claims nothing.  It
+    never waits: when it returns no job, wait with consume(..., wait=...).
+    Needs pgjobs 1.2.
+    """
+    payload = None if result is None else json.dumps(result)
+    job_id = None if job_id is None else _job_id(job_id)
+    claimed_at = time.monotonic()
+    with errors.wrap():
+        recs = await conn.fetch(QUERIES["ack_and_consume"], job_id, payload, attempt, n, topic)
+    return [Job.from_record(r, claimed_at) for r in recs]
+
+
 async def nack(conn, job_id, error, schedule_at=None, attempt=None):
     """Fails the current attempt of a running job, keeping ``error`` (text).
 

@@ -47,6 +47,14 @@ SELECT job_id, task, body::text AS body, attempt, max_retries, priority,
        timeout::float8 AS timeout, created_at, scheduled_at, expires_at
   FROM jobs.consume_topic($1::text, $2::integer, $3::float8::numeric);
 
+-- ack_and_consume --
+-- Acks job $1 (result $2, attempt $3; nothing when $1 is NULL), then claims
+-- up to $4 ready jobs matching the topic pattern $5 (all when NULL), in one
+-- statement (pgjobs 1.2).
+SELECT job_id, task, body::text AS body, attempt, max_retries, priority,
+       timeout::float8 AS timeout, created_at, scheduled_at, expires_at
+  FROM jobs.ack_and_consume($1::bigint, $4::integer, $2::text::jsonb, $3::integer, $5::text);
+
 -- ack --
 -- Completes a running job as succeeded, with an optional JSON result.
 SELECT jobs.ack($1::bigint, $2::text::jsonb, $3::integer);

@@ -61,6 +61,26 @@ async def test_publish_bulk_keeps_order(conn):
     assert await pgjobs.publish_bulk(conn, []) == []
 
 
+async def test_ack_and_consume(conn):
+    ids = [await pgjobs.publish(conn, "tests.chain.%d" % i, i, priority=10 - i) for i in range(3)]
+    [first] = await pgjobs.ack_and_consume(conn, None)
+    assert first.job_id == ids[0]
+    [second] = await pgjobs.ack_and_consume(conn, first, result={"n": 0}, attempt=first.attempt,
+                                            topic="tests.chain.%")
+    assert second.job_id == ids[1]
+    assert json.loads(await conn.fetchval(
+        "SELECT result::text FROM jobs.job WHERE job_id = $1 AND status = 'succeeded'",
+        ids[0])) == {"n": 0}
+    # a failed ack claims nothing: the third job stays pending
+    with pytest.raises(errors.LeaseExpired):
+        await pgjobs.ack_and_consume(conn, second, attempt=second.attempt + 1)
+    assert await conn.fetchval("SELECT status::text FROM jobs.job_queue WHERE job_id = $1",
+                               ids[2]) == "pending"
+    assert [j.job_id for j in await pgjobs.ack_and_consume(conn, second, n=5)] == [ids[2]]
+    await pgjobs.ack(conn, ids[2])
+    assert await pgjobs.ack_and_consume(conn, None, topic="tests.chain.%") == []
+
+
 async def test_ack_nack_and_server_errors(conn):
     a = await pgjobs.publish(conn, "tests.sample_tasks.add", 1, 2)
     b = await pgjobs.publish(conn, "tests.sample_tasks.boom")

@@ -56,6 +56,17 @@ SELECT count(*) AS public_relations FROM pg_class c
  WHERE relnamespace = 'jobs'::regnamespace
    AND has_table_privilege('public', c.oid, 'SELECT');
 
+-- 1.1 -> 1.2, with a job claimed under 1.1: ack_and_consume completes it
+-- and claims the next
+SELECT job_id AS held FROM jobs.consume(1) \gset
+ALTER EXTENSION pgjobs UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'pgjobs';
+SELECT count(*) AS claimed FROM jobs.ack_and_consume(:held, 2);
+SELECT status FROM jobs.job WHERE job_id = :held;
+SELECT count(*) AS public_functions FROM pg_proc p
+ WHERE pronamespace = 'jobs'::regnamespace
+   AND has_function_privilege('public', p.oid, 'EXECUTE');
+
 -- leave a fresh current version for the tests that follow
 DROP TABLE before;
 DROP EXTENSION pgjobs;

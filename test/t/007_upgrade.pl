@@ -129,7 +129,7 @@ for (1 .. 100)
 }
 # 500 published in bulk, less 10 acked and 40 claimed before, plus the
 # recurring job (the one scheduled a day ahead stays)
-is($drained, 451, 'the pending backlog and the recurring job drain with 1.1');
+is($drained, 451, 'the pending backlog and the recurring job drain after the upgrades');
 is($node->safe_psql('upgraded', q{SELECT count(*) FROM jobs.job_queue
 	WHERE scheduled_at <= now()}), 0, 'nothing ready is left');
 
