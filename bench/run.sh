@@ -163,13 +163,13 @@ ceiling
 drain "drain consume(1)+ack" drain.sql 1 0.35
 ceiling
 
-# 4. drain, batch variant: consume(50), then ack all 50 in one statement.
-drain "drain consume(50)+ack" drain_batch.sql 50 7
+# 4. drain, batch variant: consume(50), then jobs.ack_batch of all 50.
+drain "drain consume(50)+ack_batch" drain_batch.sql 50 7
 ceiling
 
 # 5. drain, chained: ack the previous job and claim the next in one
-#    transaction, one commit per job.
-BENCH_DEFINES="-D job_id=0" drain "drain ack+claim, 1 tx" drain_chained.sql 1 0.5 1
+#    statement (jobs.ack_and_consume), one round trip and one commit per job.
+BENCH_DEFINES="-D job_id=0" drain "drain ack_and_consume(1)" drain_chained.sql 1 0.5 1
 ceiling
 
 # ---------------------------------------------------------------------------
