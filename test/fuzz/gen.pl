@@ -16,8 +16,8 @@
 # "name<TAB>argument types, comma-separated<TAB>number of defaults".  Each
 # gets generic calls with random arguments of its argument types, so that a
 # function added later is fuzzed without changes here; the functions known
-# below also get calls written for their meaning (those of pgjobs 1.1 when
-# the installed extension has them).  SETTINGS lists the
+# below also get calls written for their meaning (those of pgjobs 1.1 and
+# 1.2 when the installed extension has them).  SETTINGS lists the
 # pgjobs.* settings as pg_settings shows them: "name<TAB>vartype<TAB>min<TAB>
 # max<TAB>enum values, comma-separated"; each gets SETs of valid, boundary
 # and wrong values.
@@ -57,6 +57,8 @@ my %nargs;
 $nargs{ $_->{name} } = scalar @{ $_->{types} } for @sigs;
 # pgjobs 1.1's job control, if the installed extension has it
 my $v11 = exists $nargs{'jobs.ack_batch'};
+# pgjobs 1.2's ack_and_consume, if the installed extension has it
+my $v12 = exists $nargs{'jobs.ack_and_consume'};
 
 # ---------------------------------------------------------------------------
 # Random choices
@@ -641,6 +643,67 @@ sub claim_and_finish
 }
 
 # ---------------------------------------------------------------------------
+# Calls of the 1.2 function: ack_and_consume
+# ---------------------------------------------------------------------------
+
+# An ack of a job (running, pending, finished, missing, or NULL: only a
+# claim) and a claim of up to num jobs, of every task or of a pattern.
+sub ack_and_consume_call
+{
+	my $id = job_id_expr();
+	return 'jobs.ack_and_consume(' . call_args(
+		[ 'i_job_id', sub { weighted([ 65, $id ], [ 20, 'NULL' ], [ 15, sub { int8_value() } ]) }, 1 ],
+		[ 'num', \&num_value, 0 ],
+		[ 'i_result', \&jsonb_value, 0 ],
+		[ 'i_attempt', sub { attempt_expr($id) }, 0 ],
+		[ 'i_pattern', sub { weighted([ 50, 'NULL' ], [ 50, sub { pattern_value() } ]) }, 0 ]) . ')';
+}
+
+# A worker's loop in one statement: claim, then ack each job while claiming
+# the next; chained (each call acks what the one before claimed), acked
+# twice, or with the wrong attempt.
+sub claim_and_ack_and_consume
+{
+	my $consume = any_consume_call();
+	my $attempt = pick('c.attempt', 'NULL', 'c.attempt + 1', 'c.attempt - 1');
+	my $pattern = weighted([ 60, 'NULL' ], [ 40, sub { pattern_value() } ]);
+	return weighted(
+		[ 3, "SELECT a.* FROM $consume c, LATERAL jobs.ack_and_consume(c.job_id, " . num_value()
+			 . ", pg_catalog.to_jsonb(c), $attempt, $pattern) a" ],
+		[ 2, "SELECT jobs.ack_and_consume(c.job_id, 1, NULL, $attempt) FROM $consume c" ],
+		[ 2, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT b.* FROM c, "
+			 . "LATERAL jobs.ack_and_consume(c.job_id, 1, NULL, c.attempt, $pattern) a, "
+			 . "LATERAL jobs.ack_and_consume(a.job_id, 1, pg_catalog.to_jsonb(a), a.attempt, $pattern) b" ],
+		[ 1, "WITH c AS (SELECT * FROM $consume) SELECT jobs.ack(job_id), "
+			 . "(SELECT pg_catalog.count(*) FROM jobs.ack_and_consume(c.job_id)) FROM c" ],
+		[ 1, "WITH c AS MATERIALIZED (SELECT * FROM $consume) SELECT (SELECT pg_catalog.count(*) FROM jobs.ack_and_consume(c.job_id, 2)), "
+			 . "(SELECT pg_catalog.count(*) FROM jobs.ack_and_consume(c.job_id, 2)) FROM c" ],
+		[ 1, "SELECT jobs.nack(c.job_id), a.* FROM $consume c LEFT JOIN LATERAL jobs.ack_and_consume(c.job_id) a ON true" ]);
+}
+
+# The same loop in PL/pgSQL, as a worker would write it: claim one, then
+# ack each job while claiming the next, until none is left or n are done.
+sub ack_and_consume_loop
+{
+	my $pattern = weighted([ 60, 'NULL' ], [ 40, sub { pattern_value() } ]);
+	my $attempt = pick('r.attempt', 'r.attempt', 'NULL', 'r.attempt + 1');
+	my $n = pick(1, 2, 5, 20);
+	return "DO \$fuzz\$DECLARE r record; BEGIN SELECT * INTO r FROM jobs.ack_and_consume(NULL, 1, NULL, NULL, $pattern); "
+		. "FOR i IN 1 .. $n LOOP EXIT WHEN r.job_id IS NULL; "
+		. "SELECT * INTO r FROM jobs.ack_and_consume(r.job_id, 1, pg_catalog.to_jsonb(i), $attempt, $pattern); "
+		. "END LOOP; END\$fuzz\$";
+}
+
+# One 1.2 call with its label.
+sub statement_12
+{
+	return weighted(
+		[ 6, sub { (in_context(ack_and_consume_call(), 1), 'ack_and_consume') } ],
+		[ 3, sub { (claim_and_ack_and_consume(), 'claim_and_ack_and_consume') } ],
+		[ 1, sub { (ack_and_consume_loop(), 'ack_and_consume_loop') } ]);
+}
+
+# ---------------------------------------------------------------------------
 # Calls of the 1.1 functions
 # ---------------------------------------------------------------------------
 
@@ -958,7 +1021,8 @@ sub statement
 		[ 8, sub { generic_call() } ],
 		[ 4, sub { (setting(), 'setting') } ],
 		[ 6, sub { (state_change(), 'state') } ],
-		$v11 ? ([ 30, sub { statement_11() } ]) : ());
+		$v11 ? ([ 30, sub { statement_11() } ]) : (),
+		$v12 ? ([ 10, sub { statement_12() } ]) : ());
 }
 
 emit("SET statement_timeout = '250ms'", 'setup');
@@ -1025,7 +1089,7 @@ while ($line_count < $count)
 	{
 		# prepared statements, executed again with other arguments
 		my $p = 'p' . ++$prepared;
-		my $which = between(0, $v11 ? 4 : 2);
+		my $which = between(0, $v12 ? 5 : $v11 ? 4 : 2);
 		if ($which == 0)
 		{
 			emit("PREPARE $p(int) AS SELECT * FROM jobs.consume(\$1)", 'prepared');
@@ -1042,6 +1106,16 @@ while ($line_count < $count)
 			emit("PREPARE $p(int, numeric) AS SELECT jobs.touch(job_id, \$2, attempts) FROM jobs.job_queue"
 				 . " WHERE status = 'running' ORDER BY job_id LIMIT \$1", 'prepared');
 			emit("EXECUTE $p(" . pick(1, 1, 2, 0, 'NULL') . ", " . extend_value() . ")", 'prepared')
+			  for 1 .. between(1, 7);
+		}
+		elsif ($which == 5)
+		{
+			# the oldest running job (or none: NULL) acked, with an attempt
+			# off by $2, while claiming up to $1
+			emit("PREPARE $p(int, int) AS SELECT a.* FROM (SELECT (SELECT job_id FROM jobs.job_queue"
+				 . " WHERE status = 'running' ORDER BY job_id LIMIT 1) AS id) q, LATERAL jobs.ack_and_consume(q.id, \$1,"
+				 . " NULL, (SELECT attempts FROM jobs.job_queue WHERE job_id = q.id) + \$2) a", 'prepared');
+			emit("EXECUTE $p(" . num_value() . ", " . pick(0, 0, 0, 1, -1, 'NULL') . ")", 'prepared')
 			  for 1 .. between(1, 7);
 		}
 		elsif ($which == 4)

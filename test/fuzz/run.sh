@@ -439,6 +439,8 @@ grep -q '^jobs\.ack_batch' "$OUT/signatures.txt" &&
     api="$api jobs.ack_batch jobs.nack_batch jobs.touch jobs.progress jobs.release jobs.cancel jobs.retry
          jobs.retry_topic jobs.pause jobs.resume jobs.set_limit jobs.check_topic_pattern
          jobs.wake_consumers jobs.cron_next jobs.schedule jobs.unschedule jobs.run_schedules"
+# 1.2's
+grep -q '^jobs\.ack_and_consume' "$OUT/signatures.txt" && api="$api jobs.ack_and_consume"
 # A short run (valgrind's 500 statements a session) may by chance call a
 # function only with arguments it refuses: coverage is checked from 2000 on.
 for f in $api; do

@@ -7,14 +7,14 @@
 -- search_path to exactly pg_catalog, pg_temp; only the C helpers that touch
 -- no table (retry_delay, cron_next, check_topic_pattern, check_job,
 -- sees_all_jobs) and
--- the trigger function run as their caller.  PUBLIC can execute no jobs
+-- the trigger function run as their caller.  1.2 adds ack_and_consume.  PUBLIC can execute no jobs
 -- function and has no privilege on any jobs table, view or sequence; a role
 -- outside the group roles can do nothing (what each group role may do is
 -- 04_roles.sql).  Everything is rolled back, including the role created
 -- here.
 
 BEGIN;
-SELECT plan(138);
+SELECT plan(145);
 
 -- ---------------------------------------------------------------------------
 -- The set of functions
@@ -27,11 +27,13 @@ SELECT functions_are('jobs', ARRAY[
     'ack_batch', 'nack_batch', 'touch', 'progress', 'release', 'cancel', 'retry',
     'retry_topic', 'pause', 'resume', 'set_limit', 'check_topic_pattern',
     'topic_control_changed', 'wake_consumers', 'cron_next', 'schedule', 'unschedule',
-    'run_schedules', 'check_job', 'grant_topic', 'revoke_topic', 'sees_all_jobs'],
+    'run_schedules', 'check_job', 'grant_topic', 'revoke_topic', 'sees_all_jobs',
+    -- 1.2
+    'ack_and_consume'],
     'jobs has exactly the expected functions');
 SELECT is(
     (SELECT count(*)::int FROM pg_catalog.pg_proc WHERE pronamespace = 'jobs'::regnamespace),
-    31, 'no jobs function is overloaded (1.1 replaced publish, it did not overload it)');
+    32, 'no jobs function is overloaded (1.1 replaced publish, it did not overload it)');
 
 -- Language, volatility, strictness, set-returning, SECURITY DEFINER, and
 -- the settings each function pins (proconfig).  consume/publish must stay
@@ -49,6 +51,7 @@ SELECT results_eq(
        WHERE p.pronamespace = 'jobs'::regnamespace
        ORDER BY p.proname$$,
     $$VALUES ('ack',                   'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
+             ('ack_and_consume',       'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
              ('ack_batch',             'c',       'v', false, true,  true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
              ('cancel',                'c',       'v', false, false, true,  '{enable_seqscan=off,"search_path=pg_catalog, pg_temp"}'),
              ('check_job',             'c',       'i', false, false, false, NULL),
@@ -246,6 +249,33 @@ SELECT is(
     'i_schedule_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
     'i_attempt integer DEFAULT NULL::integer',
     'jobs.nack argument names and defaults');
+
+-- ---------------------------------------------------------------------------
+-- 1.2: jobs.ack_and_consume(i_job_id, num, i_result, i_attempt, i_pattern)
+-- ---------------------------------------------------------------------------
+
+SELECT has_function('jobs', 'ack_and_consume', ARRAY['bigint', 'integer', 'jsonb', 'integer', 'text'],
+    'jobs.ack_and_consume(bigint, integer, jsonb, integer, text) exists');
+SELECT function_returns('jobs', 'ack_and_consume', ARRAY['bigint', 'integer', 'jsonb', 'integer', 'text'],
+    'setof record', 'jobs.ack_and_consume returns a set of rows');
+SELECT is(
+    pg_catalog.pg_get_function_arguments('jobs.ack_and_consume(bigint, integer, jsonb, integer, text)'::regprocedure),
+    'i_job_id bigint, num integer DEFAULT 1, i_result jsonb DEFAULT NULL::jsonb, '
+    'i_attempt integer DEFAULT NULL::integer, i_pattern text DEFAULT NULL::text',
+    'jobs.ack_and_consume argument names and defaults (ack''s names, consume''s num, consume_topic''s pattern)');
+SELECT is(
+    (SELECT pronargdefaults::int FROM pg_catalog.pg_proc
+      WHERE oid = 'jobs.ack_and_consume(bigint, integer, jsonb, integer, text)'::regprocedure),
+    4, 'jobs.ack_and_consume: every argument after i_job_id has a default');
+SELECT is(
+    pg_catalog.pg_get_function_result('jobs.ack_and_consume(bigint, integer, jsonb, integer, text)'::regprocedure),
+    pg_catalog.pg_get_function_result('jobs.consume(integer, numeric)'::regprocedure),
+    'jobs.ack_and_consume returns the same columns as jobs.consume');
+SELECT results_eq(
+    $$SELECT prosrc COLLATE "default", prorows::int FROM pg_catalog.pg_proc
+       WHERE oid = 'jobs.ack_and_consume(bigint, integer, jsonb, integer, text)'::regprocedure$$,
+    $$VALUES ('pgjobs_ack_and_consume', 10)$$,
+    'jobs.ack_and_consume binds pgjobs_ack_and_consume and is estimated at 10 rows, as consume');
 
 -- ---------------------------------------------------------------------------
 -- jobs.expire() and jobs.retry_delay(i_attempt)
@@ -547,6 +577,9 @@ SELECT throws_ok($$SELECT * FROM jobs.consume(1)$$, '42501',
 SELECT throws_ok($$SELECT jobs.ack(1)$$, '42501',
     'permission denied for function ack',
     'a role without grants cannot call jobs.ack');
+SELECT throws_ok($$SELECT * FROM jobs.ack_and_consume(NULL)$$, '42501',
+    'permission denied for function ack_and_consume',
+    'a role without grants cannot call jobs.ack_and_consume');
 SELECT throws_ok($$SELECT jobs.expire()$$, '42501',
     'permission denied for function expire',
     'a role without grants cannot call jobs.expire');

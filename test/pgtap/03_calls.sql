@@ -9,12 +9,14 @@
 -- retry and retry_topic with jobs.dead_letter, pause, resume and set_limit,
 -- cron_next, schedule, unschedule and run_schedules; the security calls
 -- grant_topic, revoke_topic and sees_all_jobs, and the publisher every job
--- records (published_by); and the fixed unique-key wedge (a job going back
+-- records (published_by); 1.2's ack_and_consume, its refusals and the
+-- errors of ack it shares (none of which claims a job); and the fixed
+-- unique-key wedge (a job going back
 -- to pending drops a key another job took meanwhile).  Everything is
 -- rolled back.
 
 BEGIN;
-SELECT plan(161);
+SELECT plan(188);
 
 -- Known settings, whatever the server has.
 SET LOCAL TimeZone = 'UTC';
@@ -612,6 +614,121 @@ SELECT is_empty($$SELECT * FROM jobs.topic_grant$$, 'no grant is left');
 
 SELECT is(pg_typeof(jobs.sees_all_jobs())::text, 'boolean', 'jobs.sees_all_jobs() returns a boolean');
 SELECT is(jobs.sees_all_jobs(), true, 'a superuser sees every job');
+
+-- ---------------------------------------------------------------------------
+-- 1.2: ack_and_consume (what a restricted role gets is 04_roles.sql)
+-- ---------------------------------------------------------------------------
+
+-- Priorities above every other job of this file, so that a claim without a
+-- pattern gets these first.
+INSERT INTO tap_ids
+SELECT 'aac.' || n, jobs.publish('tap.aac.' || n, i_priority => 5000 - n) FROM generate_series(1, 3) n;
+SELECT results_eq(
+    $$SELECT job_id, task::text, attempt FROM jobs.ack_and_consume(NULL)$$,
+    $$SELECT job_id, 'tap.aac.1', 1 FROM tap_ids WHERE label = 'aac.1'$$,
+    'jobs.ack_and_consume(NULL) acks nothing and claims the highest-priority ready job (num defaults to 1)');
+SELECT results_eq(
+    format('SELECT job_id, task::text FROM jobs.ack_and_consume(i_attempt => 1, i_result => %L, i_job_id => %s)',
+           '{"n": 1}', (SELECT job_id FROM tap_ids WHERE label = 'aac.1')),
+    $$SELECT job_id, 'tap.aac.2' FROM tap_ids WHERE label = 'aac.2'$$,
+    'jobs.ack_and_consume(i_attempt => ..., i_result => ..., i_job_id => ...) claims the next job');
+SELECT results_eq(
+    $$SELECT j.status::text, j.result, j.attempts FROM tap_ids i JOIN jobs.job j USING (job_id)
+       WHERE i.label = 'aac.1'$$,
+    $$VALUES ('succeeded', '{"n": 1}'::jsonb, 1)$$,
+    'the job it acked is in jobs.job as succeeded with its result');
+-- another topic's job, ahead of every other
+INSERT INTO tap_ids SELECT 'aac.other', jobs.publish('tap.aacx', i_priority => 6000);
+SELECT results_eq(
+    format('SELECT job_id, task::text FROM jobs.ack_and_consume(%s, 5, NULL, NULL, %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'aac.2'), 'tap.aac.*'),
+    $$SELECT job_id, 'tap.aac.3' FROM tap_ids WHERE label = 'aac.3'$$,
+    'all five arguments positionally: with i_pattern it claims only matching jobs, as consume_topic');
+SELECT results_eq(
+    $$SELECT i.label, a.status::text, a.result FROM tap_ids i JOIN jobs.all a USING (job_id)
+       WHERE i.label LIKE 'aac.%' ORDER BY i.label$$,
+    $$VALUES ('aac.1', 'succeeded', '{"n": 1}'::jsonb), ('aac.2', 'succeeded', NULL),
+             ('aac.3', 'running', NULL), ('aac.other', 'pending', NULL)$$,
+    'each call acked the job before and claimed the next');
+SELECT is_empty($$SELECT * FROM jobs.ack_and_consume(NULL, 5, NULL, NULL, 'tap.aac.none.%')$$,
+    'with nothing ready it returns no rows at once (it never waits)');
+
+-- bad arguments: nothing acked, nothing claimed
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, NULL)', (SELECT job_id FROM tap_ids WHERE label = 'aac.3')),
+    '22004', 'num must not be NULL', 'ack_and_consume refuses a NULL num, as consume does');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, 0)', (SELECT job_id FROM tap_ids WHERE label = 'aac.3')),
+    '22023', 'num must be greater than zero, not 0', 'ack_and_consume refuses num 0');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, -1)', (SELECT job_id FROM tap_ids WHERE label = 'aac.3')),
+    '22023', 'num must be greater than zero, not -1', 'ack_and_consume refuses a negative num');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, i_pattern => %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'aac.3'), ''),
+    '22023', 'topic pattern must not be empty', 'ack_and_consume refuses an empty pattern, as consume_topic does');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, i_pattern => repeat(%L, 1025))',
+           (SELECT job_id FROM tap_ids WHERE label = 'aac.3'), '%'),
+    '22023', 'topic pattern is 1025 characters long, longer than the maximum of 1024',
+    'ack_and_consume refuses a pattern longer than 1024 characters');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, i_attempt => 0)', (SELECT job_id FROM tap_ids WHERE label = 'aac.3')),
+    '22023', 'i_attempt must be 1 or more, not 0', 'ack_and_consume refuses attempt 0, as ack does');
+
+-- the errors of ack: nothing claimed
+SELECT throws_ok(
+    $$SELECT * FROM jobs.ack_and_consume((SELECT max(job_id) + 1000 FROM jobs.all))$$,
+    'PJ001', NULL, 'ack_and_consume of a job that does not exist fails with PJ001');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'aac.1')),
+    'PJ002', NULL, 'ack_and_consume of a finished job fails with PJ002');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'aac.other')),
+    'PJ002', NULL, 'ack_and_consume of a pending job fails with PJ002');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, 1, NULL, 2)', (SELECT job_id FROM tap_ids WHERE label = 'aac.3')),
+    'PJ003', NULL, 'ack_and_consume with another attempt than the current claim''s fails with PJ003');
+INSERT INTO tap_ids SELECT 'aac.cancel', jobs.publish('tap.aac.cancel', i_priority => 7000);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.aac.cancel', 1)), 1, 'a job to cancel is claimed');
+SELECT is(jobs.cancel((SELECT job_id FROM tap_ids WHERE label = 'aac.cancel')), 'cancelling',
+    'and its cancellation requested');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'aac.cancel')),
+    'PJ004', NULL, 'ack_and_consume of a job whose cancellation was requested fails with PJ004');
+INSERT INTO tap_ids
+SELECT 'aac.lapse', jobs.publish('tap.aac.lapse', i_timeout => 0.01, i_priority => 7000, i_max_retries => 0);
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.aac.lapse', 1)), 1, 'a 10 ms job is claimed');
+SELECT pg_sleep(0.05);
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'aac.lapse')),
+    'PJ003', NULL, 'ack_and_consume of a job whose lease lapsed fails with PJ003');
+SELECT results_eq(
+    $$SELECT i.label, a.status::text, a.attempts FROM tap_ids i JOIN jobs.all a USING (job_id)
+       WHERE i.label IN ('aac.3', 'aac.other', 'aac.cancel', 'aac.lapse') ORDER BY i.label$$,
+    $$VALUES ('aac.3', 'running', 1), ('aac.cancel', 'running', 1), ('aac.lapse', 'running', 1),
+             ('aac.other', 'pending', 0)$$,
+    'none of the refused calls acked its job or claimed the ready one');
+SELECT is(jobs.expire(), 1::bigint, 'the lapsed job is reclaimed (it fails: no retries)');
+SELECT lives_ok(
+    format('SELECT jobs.nack(%s, %L)', (SELECT job_id FROM tap_ids WHERE label = 'aac.cancel'), 'stopped'),
+    'the cancelled job is nacked');
+
+SELECT results_eq(
+    format('SELECT job_id, task::text FROM jobs.ack_and_consume(%s, 2, NULL, 1, %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'aac.3'), 'tap.aac%'),
+    $$SELECT job_id, 'tap.aacx' FROM tap_ids WHERE label = 'aac.other'$$,
+    'the same call, right, acks its job and claims up to two: the one ready job its pattern matches');
+SELECT is_empty(
+    $$SELECT * FROM tap_ids i, LATERAL jobs.ack_and_consume(i.job_id, 1, NULL, NULL, 'tap.aac.none')
+       WHERE i.label = 'aac.other'$$,
+    'in LATERAL, it acks the row''s job; nothing matches its pattern');
+SELECT results_eq(
+    $$SELECT i.label, j.status::text FROM tap_ids i JOIN jobs.job j USING (job_id)
+       WHERE i.label LIKE 'aac.%' ORDER BY i.label$$,
+    $$VALUES ('aac.1', 'succeeded'), ('aac.2', 'succeeded'), ('aac.3', 'succeeded'),
+             ('aac.cancel', 'cancelled'), ('aac.lapse', 'failed'), ('aac.other', 'succeeded')$$,
+    'every job of the section finished as expected');
 
 -- ---------------------------------------------------------------------------
 -- Fixed (found by the fuzz): a unique key published again while its first

@@ -25,7 +25,7 @@
 -- back, roles and schemas included.
 
 BEGIN;
-SELECT plan(207);
+SELECT plan(228);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL pgjobs.retry_backoff_base = 2;
@@ -230,6 +230,34 @@ SELECT results_eq(
        WHERE i.label LIKE 'h.pub%' ORDER BY i.label$$,
     $$VALUES ('h.pub', 'succeeded'), ('h.pub2', 'running')$$,
     'exactly the acked job finished');
+
+-- ack_and_consume: neither its ack (= on bigint) nor its claim (LIKE, the
+-- lease's numeric * interval and +) is captured
+INSERT INTO tap_ids
+SELECT 'h.aac.' || n, jobs.publish('tap.h.aac.' || n, i_priority => -40 - n) FROM generate_series(1, 3) n;
+SELECT is((SELECT count(*)::int FROM jobs.consume_topic('tap.h.aac.1', 1)), 1, 'a job to ack_and_consume is claimed');
+SELECT results_eq(
+    format('SELECT x::bigint FROM tap_evil.hostile(%L) x',
+           format('SELECT job_id FROM jobs.ack_and_consume(%s, 5, %L, 1, %L)',
+                  (SELECT job_id FROM tap_ids WHERE label = 'h.aac.1'), '{"h": 1}', 'tap.h.aac.*')),
+    $$SELECT job_id FROM tap_ids WHERE label IN ('h.aac.2', 'h.aac.3') ORDER BY label$$,
+    'ack_and_consume under a hostile search_path acks its job and claims the two others of its topic');
+SELECT results_eq(
+    $$SELECT i.label, a.status::text, a.result, a.expires_at - a.started_at
+        FROM tap_ids i JOIN jobs.all a USING (job_id) WHERE i.label LIKE 'h.aac.%' ORDER BY i.label$$,
+    $$VALUES ('h.aac.1', 'succeeded', '{"h": 1}'::jsonb, NULL::interval),
+             ('h.aac.2', 'running', NULL, interval '60 seconds'),
+             ('h.aac.3', 'running', NULL, interval '60 seconds')$$,
+    'exactly its job finished, with its result; the claims have their 60 s lease');
+SELECT is_empty(
+    format('SELECT * FROM tap_evil.hostile(%L)',
+           format('SELECT job_id FROM jobs.ack_and_consume(%s, 5, NULL, NULL, %L)',
+                  (SELECT job_id FROM tap_ids WHERE label = 'h.aac.2'), 'tap.h.aac.*')),
+    'ack_and_consume under a hostile search_path: no job of its topic is left to claim');
+SELECT throws_ok(
+    format('SELECT * FROM tap_evil.hostile(%L)',
+           format('SELECT job_id FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'h.aac.2'))),
+    'PJ002', NULL, 'ack_and_consume under a hostile search_path: a finished job is not acked again');
 
 -- Running jobs for the lease functions.
 INSERT INTO tap_ids
@@ -517,13 +545,14 @@ SELECT set_eq(
          AND pg_catalog.has_function_privilege('pgjobs_consumer', p.oid, 'EXECUTE')$$,
     ARRAY['jobs.consume(integer,numeric)', 'jobs.consume_topic(text,integer,numeric)',
           'jobs.ack(bigint,jsonb,integer)', 'jobs.nack(bigint,text,timestamp with time zone,integer)',
+          'jobs.ack_and_consume(bigint,integer,jsonb,integer,text)',
           'jobs.ack_batch(bigint[],jsonb[],integer[])',
           'jobs.nack_batch(bigint[],text,timestamp with time zone,integer[])',
           'jobs.touch(bigint,numeric,integer)', 'jobs.progress(bigint,double precision,text,integer)',
           'jobs.release(bigint,timestamp with time zone,integer)', 'jobs.retry_delay(integer)',
           'jobs.check_topic_pattern(text)', 'jobs.sees_all_jobs()'],
-    'pgjobs_consumer may execute exactly consume, consume_topic, ack, nack, ack_batch, nack_batch, '
-    'touch, progress, release, retry_delay, check_topic_pattern and sees_all_jobs');
+    'pgjobs_consumer may execute exactly consume, consume_topic, ack, nack, ack_and_consume, ack_batch, '
+    'nack_batch, touch, progress, release, retry_delay, check_topic_pattern and sees_all_jobs');
 SELECT set_eq(
     $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
        WHERE p.pronamespace = 'jobs'::regnamespace
@@ -647,6 +676,8 @@ SELECT throws_ok($$SELECT * FROM jobs.consume_topic('tap.%', 1)$$, '42501',
     'permission denied for function consume_topic', 'a producer cannot consume a topic');
 SELECT throws_ok($$SELECT jobs.ack(1)$$, '42501',
     'permission denied for function ack', 'a producer cannot ack');
+SELECT throws_ok($$SELECT * FROM jobs.ack_and_consume(NULL)$$, '42501',
+    'permission denied for function ack_and_consume', 'a producer cannot ack_and_consume');
 SELECT throws_ok($$SELECT jobs.cancel(1)$$, '42501',
     'permission denied for function cancel', 'a producer cannot cancel');
 SELECT throws_ok($$SELECT jobs.pause('tap.%')$$, '42501',
@@ -747,6 +778,27 @@ SELECT is(
 RESET ROLE;
 DELETE FROM jobs.topic_control;
 
+-- 1.2: a worker's loop of ack_and_consume, by a consumer
+INSERT INTO tap_ids
+SELECT 'w12.' || n, jobs.publish('tap.w12.' || n, i_priority => 1000 - n) FROM generate_series(1, 2) n;
+SET LOCAL ROLE pgjobs_tap_consumer;
+SELECT results_eq($$SELECT task::text, attempt FROM jobs.ack_and_consume(NULL, 1, NULL, NULL, 'tap.w12.%')$$,
+    $$VALUES ('tap.w12.1', 1)$$, 'a consumer can ack_and_consume: with no job to ack, it claims');
+SELECT results_eq(
+    format('SELECT task::text FROM jobs.ack_and_consume(%s, 1, %L, 1, %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'w12.1'), '{"by": "consumer"}', 'tap.w12.%'),
+    ARRAY['tap.w12.2'], 'it acks its job and claims the next');
+SELECT is_empty(
+    format('SELECT * FROM jobs.ack_and_consume(%s, i_pattern => %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'w12.2'), 'tap.w12.%'),
+    'it acks the last and claims nothing');
+RESET ROLE;
+SELECT results_eq(
+    $$SELECT i.label, a.status::text, a.result FROM tap_ids i JOIN jobs.all a USING (job_id)
+       WHERE i.label LIKE 'w12.%' ORDER BY i.label$$,
+    $$VALUES ('w12.1', 'succeeded', '{"by": "consumer"}'::jsonb), ('w12.2', 'succeeded', NULL)$$,
+    'the consumer''s ack_and_consume calls took effect');
+
 -- ---------------------------------------------------------------------------
 -- An administrator: every function, every table and view read-only
 -- ---------------------------------------------------------------------------
@@ -771,6 +823,8 @@ SELECT lives_ok($$SELECT jobs.publish('tap.adm.pub', i_priority => -1000)$$,
     'an administrator can publish (it has pgjobs_producer)');
 SELECT lives_ok($$SELECT * FROM jobs.consume_topic('tap.adm.pub', 1)$$,
     'an administrator can consume (it has pgjobs_consumer)');
+SELECT lives_ok($$SELECT * FROM jobs.ack_and_consume(NULL, 1, NULL, NULL, 'tap.adm.none')$$,
+    'an administrator can ack_and_consume');
 SELECT lives_ok(
     $$SELECT (SELECT count(*) FROM jobs.job_queue), (SELECT count(*) FROM jobs.job),
              (SELECT count(*) FROM jobs.topic_control), (SELECT count(*) FROM jobs.topic_grant),
@@ -870,6 +924,30 @@ SELECT results_eq(
     $$SELECT job_id FROM tap_ids WHERE label IN ('email.send', 'email.welcome') ORDER BY job_id$$,
     'a restricted consumer acks the jobs it claimed');
 RESET ROLE;
+-- ack_and_consume: its ack and its claim both keep to the grants
+INSERT INTO tap_ids SELECT 'email.next', jobs.publish('tap.email.next', i_priority => 2000);
+SET LOCAL ROLE pgjobs_tap_consumer;
+SELECT throws_ok(format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_ids WHERE label = 'billing.running')),
+    'PJ001', format('job %s does not exist', (SELECT job_id FROM tap_ids WHERE label = 'billing.running')),
+    'ack_and_consume of a job outside its grants: PJ001');
+SELECT is((SELECT status::text FROM jobs.all a JOIN tap_ids i USING (job_id) WHERE i.label = 'email.next'), 'pending',
+    'and it claimed nothing');
+SELECT results_eq($$SELECT task::text FROM jobs.ack_and_consume(NULL, 10)$$, ARRAY['tap.email.next'],
+    'ack_and_consume(NULL) by a restricted consumer claims only tasks its grants match, though billing comes first');
+SELECT throws_ok(
+    format('SELECT * FROM jobs.ack_and_consume(%s, 1, NULL, NULL, %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'email.next'), 'tap.billing.%'),
+    '42501', 'permission denied to consume this topic',
+    'ack_and_consume with a pattern outside its grants is refused');
+SELECT is((SELECT status::text FROM jobs.all a JOIN tap_ids i USING (job_id) WHERE i.label = 'email.next'), 'running',
+    'and its job was not acked');
+SELECT is_empty(
+    format('SELECT * FROM jobs.ack_and_consume(%s, 1, NULL, NULL, %L)',
+           (SELECT job_id FROM tap_ids WHERE label = 'email.next'), 'tap.email.%'),
+    'with a pattern within its grants it acks its job (and finds no other)');
+SELECT is((SELECT status::text FROM jobs.all a JOIN tap_ids i USING (job_id) WHERE i.label = 'email.next'), 'succeeded',
+    'its job succeeded');
+RESET ROLE;
 SELECT results_eq(
     $$SELECT i.label, a.status::text, a.attempts, a.progress, a.expires_at - a.started_at
         FROM tap_ids i JOIN jobs.all a USING (job_id) WHERE i.label LIKE 'billing.%' ORDER BY i.label$$,
@@ -887,6 +965,10 @@ SELECT throws_ok($$SELECT * FROM jobs.consume(1)$$, '42501', 'permission denied 
     'with grants to publish only, it may consume nothing');
 SELECT throws_ok($$SELECT * FROM jobs.consume_topic('tap.email.%', 1)$$, '42501',
     'permission denied to consume this topic', 'not even the topic it may publish');
+SELECT throws_ok($$SELECT * FROM jobs.ack_and_consume(NULL)$$, '42501', 'permission denied to consume jobs',
+    'nor with ack_and_consume');
+SELECT throws_ok($$SELECT * FROM jobs.ack_and_consume(NULL, 1, NULL, NULL, 'tap.email.%')$$, '42501',
+    'permission denied to consume this topic', 'nor with ack_and_consume of the topic it may publish');
 RESET ROLE;
 
 -- grants of a role whose privileges it has add up with its own
@@ -1113,6 +1195,11 @@ SELECT is(
                                (SELECT job_id FROM tap_ids WHERE label = 'billing.running'))),
     pg_temp.tap_outcome(format('SELECT * FROM jobs.ack_batch(ARRAY[%s])', (SELECT job_id FROM tap_missing))),
     'ack_batch answers the same for a job of another topic as for a job that does not exist');
+SELECT is(
+    pg_temp.tap_outcome(format('SELECT * FROM jobs.ack_and_consume(%s)',
+                               (SELECT job_id FROM tap_ids WHERE label = 'billing.running'))),
+    pg_temp.tap_outcome(format('SELECT * FROM jobs.ack_and_consume(%s)', (SELECT job_id FROM tap_missing))),
+    'ack_and_consume answers the same for a job of another topic as for a job that does not exist');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -34,11 +34,21 @@ END
 $$;
 SELECT call, sqlstate FROM outcome ORDER BY call;
 SELECT count(*) AS queued_by_nulls FROM jobs.job_queue;
+-- ack_and_consume with NULL in one argument at a time: a NULL job id only
+-- claims; a NULL num is refused; NULL result, attempt and pattern are the
+-- defaults (the ack of job 0 then fails: it does not exist)
+SELECT count(*) AS claimed FROM jobs.ack_and_consume(NULL, 1, '{}', 1, '%');
+SELECT jobs.ack_and_consume(0, NULL, '{}', 1, '%');
+SELECT jobs.ack_and_consume(0, 1, NULL, 1, '%');
+SELECT jobs.ack_and_consume(0, 1, '{}', NULL, '%');
+SELECT jobs.ack_and_consume(0, 1, '{}', 1, NULL);
 
 -- wrong types: no function matches
 SELECT jobs.publish(42);
 SELECT jobs.consume('many');
 SELECT jobs.ack('{}'::jsonb);
+SELECT jobs.ack_and_consume('{}'::jsonb);
+SELECT jobs.ack_and_consume(1, 'one');
 
 -- huge and deeply nested bodies are stored and handed back intact
 SELECT jobs.publish('big.body', jsonb_build_object('blob', repeat('x', 10 * 1024 * 1024))) AS big \gset
@@ -54,6 +64,10 @@ SELECT jobs.publish('big.result') AS r \gset
 SELECT count(*) FROM jobs.consume(1);
 SELECT jobs.ack(:r, jsonb_build_object('r', repeat('y', 5 * 1024 * 1024)));
 SELECT length(result->>'r') FROM jobs.job WHERE job_id = :r;
+SELECT jobs.publish('big.result.aac') AS ra \gset
+SELECT count(*) FROM jobs.consume(1);
+SELECT count(*) AS claimed FROM jobs.ack_and_consume(:ra, 1, jsonb_build_object('r', repeat('y', 5 * 1024 * 1024)));
+SELECT length(result->>'r') FROM jobs.job WHERE job_id = :ra;
 SELECT jobs.publish('big.error', i_max_retries => 0) AS e \gset
 SELECT count(*) FROM jobs.consume(1);
 SELECT jobs.nack(:e, repeat('z', 5 * 1024 * 1024));
@@ -72,6 +86,12 @@ SELECT jobs.pause('%\_%');
 SELECT jobs.resume('%\_%');
 SELECT jobs.retry_topic('%\%%');
 SELECT jobs.consume_topic(repeat('%', 1025), 1);
+SELECT count(*) FROM jobs.publish_bulk(ARRAY[
+    ROW('a_b', NULL, NULL, NULL, NULL, NULL), ROW('a\b', NULL, NULL, NULL, NULL, NULL)]::jobs.bulk_job[]);
+SELECT task FROM jobs.ack_and_consume(NULL, 10, NULL, NULL, 'a_b');
+SELECT task FROM jobs.ack_and_consume(NULL, 10, NULL, NULL, 'a\b');
+SELECT jobs.ack_and_consume(NULL, 1, NULL, NULL, repeat('%', 1025));
+SELECT jobs.ack_and_consume(NULL, 1, NULL, NULL, '');
 SELECT jobs.set_limit(repeat('a', 1024), 1);
 SELECT jobs.set_limit(repeat('a', 1024));
 
@@ -79,6 +99,14 @@ SELECT jobs.set_limit(repeat('a', 1024));
 SELECT jobs.consume(-1);
 SELECT jobs.consume(0);
 SELECT count(*) FROM jobs.consume(2147483647);
+SELECT jobs.ack_and_consume(NULL, -1);
+SELECT jobs.ack_and_consume(NULL, 0);
+SELECT jobs.ack_and_consume(0, -2147483648);
+SELECT count(*) FROM jobs.ack_and_consume(NULL, 2147483647);
+SELECT jobs.ack_and_consume(-9223372036854775808);
+SELECT jobs.ack_and_consume(9223372036854775807, 2147483647, NULL, 2147483647);
+SELECT jobs.ack_and_consume(0, 1, NULL, 0);
+SELECT jobs.ack_and_consume(0, 1, NULL, -2147483648);
 SELECT jobs.consume(1, -1);
 SELECT jobs.consume(1, 1e100);
 SELECT jobs.consume(1, 'NaN');
