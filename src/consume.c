@@ -280,13 +280,14 @@ Datum
 pgjobs_ack_and_consume(PG_FUNCTION_ARGS)
 {
 	int32		num = CheckNum(fcinfo, 1);
+	int32		attempt = GetAttempt(fcinfo, 3);	/* checked even with no job */
 	text	   *like_pattern = NULL;
 
 	if (!PG_ARGISNULL(4))
 		like_pattern = TopicToLikePattern(PG_GETARG_TEXT_PP(4));
 	if (!PG_ARGISNULL(0))
 		AckJob(PG_GETARG_INT64(0), PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
-			   PG_ARGISNULL(2), GetAttempt(fcinfo, 3));
+			   PG_ARGISNULL(2), attempt);
 
 	return ConsumeJobs(fcinfo, num, like_pattern, 0);
 }

@@ -48,6 +48,8 @@ SELECT * FROM jobs.ack_and_consume(5);                      -- its cancellation 
 \echo :SQLSTATE
 SELECT * FROM jobs.ack_and_consume(4, 1, NULL, 0);          -- attempts start at 1
 \echo :SQLSTATE
+SELECT * FROM jobs.ack_and_consume(NULL, 1, NULL, 0);       -- checked with no job to ack too
+\echo :SQLSTATE
 SELECT * FROM jobs.ack_and_consume(4, NULL);                -- num is required
 \echo :SQLSTATE
 SELECT * FROM jobs.ack_and_consume(4, 0);
