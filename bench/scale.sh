@@ -248,6 +248,8 @@ release_snapshot() {
     expect "held snapshot: the session still held its snapshot at the end" "$still" 1
 }
 
+CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0
+
 # ---------------------------------------------------------------------------
 # Workloads 4 and 8: two pgbench processes at once, HALF producers
 # (publish.sql) and HALF consumers (drain.sql), with per-interval
@@ -255,7 +257,8 @@ release_snapshot() {
 
 # steady TAG LENGTH BACKLOG runs the steady state for LENGTH seconds from
 # the queue as it is, BACKLOG pending jobs (the caller resets and fills
-# it), and sets
+# it), its consumers running CONS_SCRIPT (with CONS_DEFINES; CONS_HELD: how
+# many jobs each leaves claimed at the end), and sets
 # PUB_RATE and DONE_RATE (jobs/s over the run), EMPTY (consumer script runs
 # that found no job), and the per-interval table in $WORK/TAG.intervals.
 steady() {
@@ -270,9 +273,10 @@ steady() {
         --aggregate-interval="$INTERVAL" --log-prefix="$WORK/$tag.prod" \
         -f "$SCRIPTS/publish.sql" >"$WORK/$tag.prod.out" 2>&1 7>&- &
     pp=$!
-    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l \
+    # shellcheck disable=SC2086
+    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l $CONS_DEFINES \
         --aggregate-interval="$INTERVAL" --log-prefix="$WORK/$tag.cons" \
-        -f "$SCRIPTS/drain.sql" >"$WORK/$tag.cons.out" 2>&1 7>&- &
+        -f "$SCRIPTS/$CONS_SCRIPT" >"$WORK/$tag.cons.out" 2>&1 7>&- &
     cp=$!
     BG_PIDS+=("$pp" "$cp")
     wait "$pp"; prc=$?
@@ -281,7 +285,7 @@ steady() {
     forget "$pp" "$cp" "$sp"
     { echo "== $tag producers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/publish.sql"
       cat "$WORK/$tag.prod.out"; echo
-      echo "== $tag consumers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/drain.sql"
+      echo "== $tag consumers: pgbench -n -M prepared -T $length -c $HALF -j 1 $CONS_DEFINES -f $SCRIPTS/$CONS_SCRIPT"
       cat "$WORK/$tag.cons.out"; echo; } >>"$RAWLOG"
     pgbench_check "$tag producers" "$WORK/$tag.prod.out" "$prc"
     local pub_tps=$TPS pub_x=$XACTS
@@ -302,10 +306,10 @@ steady() {
     expect "$tag: jobs (queued + finished)" "$((queued + succeeded + other))" "$((pub_x + backlog))"
     expect "$tag: failed jobs" "$other" 0
     expect "$tag: jobs acked after more than one attempt" "$retried" 0
-    expect "$tag: jobs left running" "$running" 0
+    expect "$tag: jobs left running" "$running" "$((CONS_HELD * HALF))"
     { [ "$succeeded" -gt 0 ] && [ "$succeeded" -le "$cons_x" ]; } ||
         die "sanity check failed: $tag: $succeeded completed from $cons_x consumer runs"
-    EMPTY=$((cons_x - succeeded))
+    EMPTY=$((cons_x - succeeded - CONS_HELD * HALF))
     PUB_RATE=$(calc "$pub_tps")
     DONE_RATE=$(calc "$cons_tps * $succeeded / $cons_x")
 
@@ -396,13 +400,26 @@ reset
 steady cold "$COLD" 0
 S4B_PUB=$PUB_RATE S4B_DONE=$DONE_RATE S4B_EMPTY=$EMPTY
 ceiling
+# the same from the backlog, the consumers acking each job in the statement
+# that claims the next (jobs.ack_and_consume, pgjobs 1.2): one commit a job
+G4C=$((${#CEILINGS[@]} - 1))
+reset
+prefill "$BACKLOG"
+CONS_SCRIPT=drain_chained.sql CONS_DEFINES="-D job_id=0" CONS_HELD=1
+steady chained "$STEADY" "$BACKLOG"
+CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0
+S4C_PUB=$PUB_RATE S4C_DONE=$DONE_RATE S4C_EMPTY=$EMPTY S4C_FIRST=$FIRST S4C_LAST=$LAST
+ceiling
 {
     echo
     echo "4. steady state: $HALF producers (publish, 1 job per transaction) + $HALF consumers"
     echo "   (consume(1) + ack, 2 transactions per job) at once, 2 pgbench processes; $STEADY s from"
-    echo "   a backlog of $BACKLOG pending jobs (vacuumed and analyzed), then $COLD s from an empty queue"
+    echo "   a backlog of $BACKLOG pending jobs (vacuumed and analyzed), then $COLD s from an empty queue;"
+    echo "   then $STEADY s from the backlog again with consumers acking each job in the statement that"
+    echo "   claims the next (jobs.ack_and_consume(1), 1 transaction per job)"
     ceiling_note "$G4"
     ceiling_note "$G4B" | sed 's/this group/the empty-queue run/'
+    ceiling_note "$G4C" | sed 's/this group/the ack_and_consume run/'
     echo
     fmt="%-34s | %7s | %9s | %-6s | %14s | %s\n"
     # shellcheck disable=SC2059
@@ -422,6 +439,14 @@ ceiling
     printf "$fmt" "from an empty queue: completed" "$HALF+$HALF" "$(printf '%.0f' "$S4B_DONE")" "jobs/s" "$r" ">= 0.5 $(verdict "$r" 0.5)"
     # shellcheck disable=SC2059
     printf "$fmt" "from an empty queue: published" "$HALF" "$(printf '%.0f' "$S4B_PUB")" "jobs/s" "$(ratio_to "$G4B" "$S4B_PUB")" "-"
+    r=$(ratio_to "$G4C" "$S4C_DONE")
+    # shellcheck disable=SC2059
+    printf "$fmt" "ack_and_consume(1): completed" "$HALF+$HALF" "$(printf '%.0f' "$S4C_DONE")" "jobs/s" "$r" ">= 0.5 $(verdict "$r" 0.5)"
+    # shellcheck disable=SC2059
+    printf "$fmt" "ack_and_consume(1): published" "$HALF" "$(printf '%.0f' "$S4C_PUB")" "jobs/s" "$(ratio_to "$G4C" "$S4C_PUB")" "-"
+    # shellcheck disable=SC2059
+    printf "$fmt" "ack_and_consume, last/first ${WINDOW} s" "" "" "" \
+        "$(printf '%.2f' "$(calc "$S4C_LAST / $S4C_FIRST")")" "-"
     echo
     echo "from the backlog, every $INTERVAL s:"
     print_intervals steady
@@ -430,7 +455,10 @@ ceiling
     echo "from an empty queue, every $INTERVAL s:"
     print_intervals cold
     [ "$S4B_EMPTY" -gt 0 ] && echo "($S4B_EMPTY consumer runs found the queue empty and are counted in completed/s above)"
-    { noisy "$G4" || noisy "$G4B"; } && echo "$NOISE_NOTE"
+    echo
+    echo "from the backlog with ack_and_consume, every $INTERVAL s:"
+    print_intervals chained
+    { noisy "$G4" || noisy "$G4B" || noisy "$G4C"; } && echo "$NOISE_NOTE"
 } | emit
 
 # ---------------------------------------------------------------------------
