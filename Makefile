@@ -16,6 +16,7 @@ OBJS = \
 	src/expire.o \
 	src/wakeup.o \
 	src/limits.o \
+	src/cursor.o \
 	src/notify.o \
 	src/worker.o \
 	src/control.o \

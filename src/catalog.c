@@ -16,6 +16,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -47,7 +48,9 @@
  * that includes it starts with a CTE "target(job_id)" of locked running
  * jobs; those with retries left go back to pending, ready at retry_at or
  * after the backoff, the others move to jobs.job as failed.  Both record
- * error.  $1 is always the current time.
+ * error.  $1 is always the current time.  Each row is (job_id, task,
+ * event, priority, scheduled_at), the last two the claim key of a retried
+ * job, for the claim cursor (NULL for a failed one).
  *
  * The locked ids are handed on as an array (= ANY (ARRAY(...))), which
  * plans as a primary-key lookup whatever the LIMIT, rather than as a join
@@ -61,7 +64,7 @@
 	"                                 $1" PLUS "jobs.retry_delay(q.attempts))" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
 	"     AND q.attempts" LE "q.max_retries" \
-	"  RETURNING q.job_id, q.task" \
+	"  RETURNING q.job_id, q.task, q.priority, q.scheduled_at" \
 	"), failed AS (" \
 	"  DELETE FROM jobs.job_queue q" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
@@ -79,9 +82,10 @@
 	"    FROM failed f" \
 	"  RETURNING job_id, task" \
 	")" \
-	" SELECT job_id, task, 'retried' FROM retried" \
+	" SELECT job_id, task, 'retried', priority, scheduled_at FROM retried" \
 	" UNION ALL" \
-	" SELECT job_id, task, 'failed' FROM finished"
+	" SELECT job_id, task, 'failed', NULL::pg_catalog.int4," \
+	"        NULL::pg_catalog.timestamptz FROM finished"
 
 /*
  * The claim: lock up to $2 ready jobs in claim order (the partial index
@@ -105,6 +109,46 @@
 	"            q.expires_at" \
 	")" \
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+
+/*
+ * The claim from the claim cursor (cursor.c): the same, reading the claim
+ * index in three ranges, in claim order: the priorities above the
+ * cursor's from their head, the cursor's priority from the cursor's
+ * (scheduled_at, job_id) on, the lower priorities from their head.  The
+ * Append stops at the LIMIT, so a later range is read only when the
+ * earlier ones run short.  prio, sched and id name the cursor's parameters.
+ */
+#define CLAIM_RANGE(extra_qual, range_qual) \
+	"SELECT job_id FROM (SELECT job_id FROM jobs.job_queue" \
+	"  WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual range_qual \
+	"  ORDER BY priority DESC, scheduled_at, job_id" \
+	"  LIMIT $2 FOR UPDATE SKIP LOCKED) r"
+#define CLAIM_FROM(extra_qual, prio, sched, id) \
+	"WITH claimed AS (" \
+	"  UPDATE jobs.job_queue q" \
+	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
+	"         started_at = $1," \
+	"         expires_at = $1" PLUS \
+	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY(" \
+	"           SELECT job_id FROM (" \
+	CLAIM_RANGE(extra_qual, " AND priority" GT prio) \
+	"            UNION ALL " \
+	CLAIM_RANGE(extra_qual, " AND priority" EQ prio \
+				" AND (scheduled_at, job_id)" GE "(" sched ", " id ")") \
+	"            UNION ALL " \
+	CLAIM_RANGE(extra_qual, " AND priority" LT prio) \
+	"           ) s LIMIT $2))" \
+	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
+	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
+	"            q.expires_at" \
+	")" \
+	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+
+/* The columns of a claim's rows that make up its claim key. */
+#define CLAIM_COL_JOB_ID		1
+#define CLAIM_COL_PRIORITY		6
+#define CLAIM_COL_SCHEDULED_AT	9
 
 /*
  * The claim an ack or nack ends is still current: the job is running, its
@@ -157,7 +201,7 @@
 	"         unique_key = " KEY_IF_FREE("q", "AND o.job_id <> q.job_id") \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
 	"     AND q.attempts" LE "q.max_retries AND q.cancel_requested_at IS NULL" \
-	"  RETURNING q.job_id, q.task" \
+	"  RETURNING q.job_id, q.task, q.priority, q.scheduled_at" \
 	"), failed AS (" \
 	"  DELETE FROM jobs.job_queue q" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(SELECT job_id FROM target))" \
@@ -183,9 +227,10 @@
 	"    FROM failed f" \
 	"  RETURNING job_id, task, status" \
 	")" \
-	" SELECT job_id, task, 'retried' FROM retried" \
+	" SELECT job_id, task, 'retried', priority, scheduled_at FROM retried" \
 	" UNION ALL" \
-	" SELECT job_id, task, status::pg_catalog.text FROM finished"
+	" SELECT job_id, task, status::pg_catalog.text, NULL::pg_catalog.int4," \
+	"        NULL::pg_catalog.timestamptz FROM finished"
 
 /* Columns jobs.job takes from a finished job_queue row (schema 1.1). */
 #define FINISHED_COLUMNS \
@@ -214,7 +259,8 @@
 	" ON CONFLICT (task, unique_key) WHERE " UNIQUE_KEY_TAKEN \
 	" " conflict \
 	" RETURNING job_id, job_id" EQ \
-	"    pg_catalog.currval('jobs.job_id_seq'::pg_catalog.regclass) AS inserted"
+	"    pg_catalog.currval('jobs.job_id_seq'::pg_catalog.regclass) AS inserted," \
+	"    priority, scheduled_at"
 
 /* The claim, skipping jobs whose task matches a pattern in $3 (1.1). */
 #define NOT_BLOCKED(param) \
@@ -265,6 +311,13 @@ typedef enum CatalogPlanId
 	PLAN_INSERT_JOBS_1_1,
 	PLAN_TOPIC_GRANTS,
 	PLAN_JOB_TASK,
+	/* the claim cursor */
+	PLAN_CLAIM_FROM,
+	PLAN_CLAIM_TOPIC_FROM,
+	PLAN_CLAIM_BLOCKED_FROM,
+	PLAN_CLAIM_TOPIC_BLOCKED_FROM,
+	PLAN_CURSOR_CHECK,
+	PLAN_CURSOR_FILTERED,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -285,7 +338,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  (task, body, scheduled_at, timeout, priority, max_retries)"
 		" VALUES ($1, $2, COALESCE($3, pg_catalog.now()),"
 		"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6)"
-		" RETURNING job_id",
+		" RETURNING job_id, priority, scheduled_at",
 		6, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID}
 	},
 	[PLAN_INSERT_JOBS] = {
@@ -298,7 +351,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"   FROM pg_catalog.unnest($1) WITH ORDINALITY"
 		"        AS j(task, body, scheduled_at, timeout, priority, max_retries, ord)"
 		"  ORDER BY j.ord"
-		" RETURNING job_id",
+		" RETURNING job_id, priority, scheduled_at",
 		1, {InvalidOid}
 	},
 	[PLAN_CLAIM] = {
@@ -520,7 +573,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"       expires_at = NULL, scheduled_at = COALESCE($3, $1),"
 		"       unique_key = " KEY_IF_FREE("jobs.job_queue", "AND o.job_id <> jobs.job_queue.job_id")
 		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$4")
-		" RETURNING job_id, task",
+		" RETURNING job_id, task, priority, scheduled_at",
 		4, {TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT4OID}
 	},
 	/*
@@ -577,7 +630,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" SELECT g.job_id, g.task, g.body, g.priority, 0, g.max_retries, g.timeout,"
 		"        g.last_error, g.created_at, $1, " KEY_IF_FREE("g", "") ", g.published_by"
 		"   FROM gone g"
-		" RETURNING job_id, task",
+		" RETURNING job_id, task, priority, scheduled_at",
 		2, {TIMESTAMPTZOID, INT8OID}
 	},
 	[PLAN_RETRY_TOPIC] = {
@@ -597,7 +650,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" SELECT g.job_id, g.task, g.body, g.priority, 0, g.max_retries, g.timeout,"
 		"        g.last_error, g.created_at, $1, " KEY_IF_FREE("g", "") ", g.published_by"
 		"   FROM gone g"
-		" RETURNING job_id, task",
+		" RETURNING job_id, task, priority, scheduled_at",
 		3, {TIMESTAMPTZOID, TEXTOID, BOOLOID}
 	},
 	[PLAN_CLAIM_BLOCKED] = {
@@ -669,7 +722,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  (task, body, scheduled_at, timeout, priority, max_retries, published_by)"
 		" VALUES ($1, $2, COALESCE($3, pg_catalog.now()),"
 		"         COALESCE($4, " PGJOBS_DEFAULT_TIMEOUT "), $5, $6, $7)"
-		" RETURNING job_id",
+		" RETURNING job_id, priority, scheduled_at",
 		7, {VARCHAROID, JSONBOID, TIMESTAMPTZOID, NUMERICOID, INT4OID, INT4OID, TEXTOID}
 	},
 	[PLAN_INSERT_JOBS_1_1] = {
@@ -682,7 +735,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"   FROM pg_catalog.unnest($1) WITH ORDINALITY"
 		"        AS j(task, body, scheduled_at, timeout, priority, max_retries, ord)"
 		"  ORDER BY j.ord"
-		" RETURNING job_id",
+		" RETURNING job_id, priority, scheduled_at",
 		2, {InvalidOid, TEXTOID}
 	},
 	[PLAN_JOB_TASK] = {
@@ -691,6 +744,56 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"SELECT task FROM jobs.job WHERE job_id" EQ "$1"
 		" LIMIT 1",
 		1, {INT8OID}
+	},
+	[PLAN_CLAIM_FROM] = {
+		CLAIM_FROM("", "$3", "$4", "$5"),
+		5, {TIMESTAMPTZOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID}
+	},
+	[PLAN_CLAIM_TOPIC_FROM] = {
+		CLAIM_FROM(" AND task" LIKE "$3", "$4", "$5", "$6"),
+		6, {TIMESTAMPTZOID, INT4OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT8OID}
+	},
+	[PLAN_CLAIM_BLOCKED_FROM] = {
+		CLAIM_FROM(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7"),
+		7, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID,
+			INT4OID, TIMESTAMPTZOID, INT8OID}
+	},
+	[PLAN_CLAIM_TOPIC_BLOCKED_FROM] = {
+		CLAIM_FROM(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
+				   "$6", "$7", "$8"),
+		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+			INT4OID, TIMESTAMPTZOID, INT8OID}
+	},
+	/*
+	 * The periodic check of the claim cursor: the first pending job below
+	 * the cursor ($2, $3) at its priority ($1), locked or not.
+	 */
+	[PLAN_CURSOR_CHECK] = {
+		"SELECT scheduled_at, job_id FROM jobs.job_queue"
+		" WHERE status" EQ "'pending' AND priority" EQ "$1"
+		"   AND (scheduled_at, job_id)" LT "($2, $3)"
+		" ORDER BY priority DESC, scheduled_at, job_id LIMIT 1",
+		3, {INT4OID, TIMESTAMPTZOID, INT8OID}
+	},
+	/*
+	 * What a filtered claim passed over: the first pending job at priority
+	 * $1 from ($2, $3) up to its last claimed key ($4, $5) that the claim's
+	 * filter (topic $6, blocked $7, allowed $8, each NULL when absent) kept
+	 * it from taking, locked or not.
+	 */
+	[PLAN_CURSOR_FILTERED] = {
+		"SELECT scheduled_at, job_id FROM jobs.job_queue"
+		" WHERE status" EQ "'pending' AND priority" EQ "$1"
+		"   AND (scheduled_at, job_id)" GE "($2, $3)"
+		"   AND (scheduled_at, job_id)" LT "($4, $5)"
+		"   AND (($6::pg_catalog.text IS NULL OR task" LIKE "$6)"
+		"        AND NOT (task" LIKE "ANY (COALESCE($7::pg_catalog.text[],"
+		"                                     '{}'::pg_catalog.text[])))"
+		"        AND ($8::pg_catalog.text[] IS NULL OR task" LIKE "ANY ($8)))"
+		"       IS NOT TRUE"
+		" ORDER BY priority DESC, scheduled_at, job_id LIMIT 1",
+		8, {INT4OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT8OID,
+			TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
 	},
 	[PLAN_TOPIC_GRANTS] = {
 		"SELECT role::pg_catalog.oid, pattern, can_publish, can_consume"
@@ -900,6 +1003,40 @@ CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
 }
 
 /*
+ * NoteReadiedRows tells the claim cursor the claim keys of the jobs the last
+ * SPI result made pending: job_id in its first column, priority and
+ * scheduled_at in columns prio_col and sched_col (NULL for a row that is
+ * not pending, a job that failed for good).  The cursor is lowered to them
+ * when the transaction commits.
+ */
+static void
+NoteReadiedRows(int prio_col, int sched_col)
+{
+	TupleDesc	desc;
+	uint64		row;
+
+	if (SPI_processed == 0)
+		return;
+	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < Max(prio_col, sched_col) ||
+		TupleDescAttr(SPI_tuptable->tupdesc, prio_col - 1)->atttypid != INT4OID ||
+		TupleDescAttr(SPI_tuptable->tupdesc, sched_col - 1)->atttypid != TIMESTAMPTZOID)
+		elog(ERROR, "pgjobs: statement returned no claim keys");
+	desc = SPI_tuptable->tupdesc;
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		bool		isnull[3];
+		Datum		id = SPI_getbinval(tuple, desc, 1, &isnull[0]);
+		Datum		prio = SPI_getbinval(tuple, desc, prio_col, &isnull[1]);
+		Datum		sched = SPI_getbinval(tuple, desc, sched_col, &isnull[2]);
+
+		if (!isnull[0] && !isnull[1] && !isnull[2])
+			NoteClaimKeyReadied(DatumGetInt32(prio), DatumGetTimestampTz(sched),
+								DatumGetInt64(id));
+	}
+}
+
+/*
  * ReportSkippedInsert raises the error for an INSERT into jobs.job_queue
  * that queued fewer than all of its jobs: only a trigger can do that.
  */
@@ -959,6 +1096,7 @@ CatalogInsertJob(const JobSpec *spec)
 	if (SPI_processed == 0)
 		ReportSkippedInsert(1, 0);
 	job_id = FirstInt64Result();
+	NoteReadiedRows(2, 3);
 	FinishSPI();
 
 	return job_id;
@@ -1000,6 +1138,7 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 	ExecutePlan(id, values, NULL, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed != (uint64) ntasks)
 		ReportSkippedInsert(ntasks, SPI_processed);
+	NoteReadiedRows(2, 3);
 	CopyResultRows(out, out_desc);
 	if (tasks != NULL)
 	{
@@ -1020,27 +1159,184 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 }
 
 /*
+ * CheckClaimCursor runs the periodic check of the claim cursor *cc read
+ * (cursor.c): it lowers the cursor to the first pending job below it at its
+ * priority, in a fresh snapshot, or to the cursor it read when there is
+ * none, which keeps the claims in flight from moving past a job committed
+ * before this check.  Jobs locked by others count too: lowering is always
+ * safe, and the claims skip them again.
+ */
+static void
+CheckClaimCursor(const ClaimCursor *cc)
+{
+	Datum		values[3];
+	ClaimKey	key = cc->key;
+
+	values[0] = Int32GetDatum(cc->key.priority);
+	values[1] = TimestampTzGetDatum(cc->key.scheduled_at);
+	values[2] = Int64GetDatum(cc->key.job_id);
+	ExecutePlan(PLAN_CURSOR_CHECK, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		bool		isnull[2];
+		Datum		sched = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull[0]);
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 2, &isnull[1]);
+
+		if (!isnull[0] && !isnull[1])
+		{
+			key.scheduled_at = DatumGetTimestampTz(sched);
+			key.job_id = DatumGetInt64(id);
+		}
+	}
+	ClaimCursorLower(&key);
+}
+
+/*
+ * StartClaim reads the claim cursor into *cc for a claim about to run,
+ * running the periodic check first when it is this claim's turn, and notes
+ * that the transaction locks pending jobs.  It returns whether the claim
+ * starts from the cursor.  Call with SPI connected.
+ */
+static bool
+StartClaim(ClaimCursor *cc)
+{
+	if (ClaimCursorRead(cc) && cc->check)
+	{
+		CheckClaimCursor(cc);
+		(void) ClaimCursorRead(cc);
+	}
+	NotePendingLocked();
+	return cc->valid;
+}
+
+/*
+ * LastClaimKey returns the claim key of the last row of the last SPI
+ * result, a claim's, whose rows are in claim order.  False if it has none.
+ */
+static bool
+LastClaimKey(ClaimKey *key)
+{
+	HeapTuple	last;
+	TupleDesc	desc;
+	bool		isnull[3];
+	Datum		d[3];
+
+	if (SPI_processed == 0 || SPI_tuptable == NULL)
+		return false;
+	last = SPI_tuptable->vals[SPI_processed - 1];
+	desc = SPI_tuptable->tupdesc;
+	d[0] = SPI_getbinval(last, desc, CLAIM_COL_PRIORITY, &isnull[0]);
+	d[1] = SPI_getbinval(last, desc, CLAIM_COL_SCHEDULED_AT, &isnull[1]);
+	d[2] = SPI_getbinval(last, desc, CLAIM_COL_JOB_ID, &isnull[2]);
+	if (isnull[0] || isnull[1] || isnull[2])
+		return false;
+	key->priority = DatumGetInt32(d[0]);
+	key->scheduled_at = DatumGetTimestampTz(d[1]);
+	key->job_id = DatumGetInt64(d[2]);
+	return true;
+}
+
+/*
+ * AdvanceAfterClaim moves the claim cursor after a claim that read *cc and
+ * claimed up to key (cursor.c).  Only a claim whose snapshot was taken
+ * after it read the cursor can: under REPEATABLE READ or SERIALIZABLE the
+ * snapshot may be older.  A claim that filtered jobs out (filtered: a
+ * topic like_pattern, the blocked and allowed patterns, each NULL when
+ * absent) may pass over jobs other claims can take: it first looks, in a
+ * fresh snapshot, for the first job at key's priority between where it
+ * started and key that its filter kept out, and moves the cursor no
+ * further.  A job committed after the claim's snapshot is the ring's
+ * business (ClaimCursorAdvance), not this look's.  Call with SPI connected,
+ * after the claim's rows were used: it runs a statement of its own.
+ */
+static void
+AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *key, bool filtered,
+				  text *like_pattern, Datum blocked, bool blocked_isnull,
+				  Datum allowed, bool allowed_isnull)
+{
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (!cc->tracked || IsolationUsesXactSnapshot())
+		return;
+	if (cc->valid && key->priority > cc->key.priority)
+		return;					/* all of it above the cursor: nothing moves */
+	if (filtered)
+	{
+		/* from the cursor, or from the head of a priority read from its head */
+		bool		from_cursor = cc->valid && key->priority == cc->key.priority;
+
+		values[0] = Int32GetDatum(key->priority);
+		values[1] = TimestampTzGetDatum(from_cursor ? cc->key.scheduled_at : DT_NOBEGIN);
+		values[2] = Int64GetDatum(from_cursor ? cc->key.job_id : PG_INT64_MIN);
+		values[3] = TimestampTzGetDatum(key->scheduled_at);
+		values[4] = Int64GetDatum(key->job_id);
+		values[5] = PointerGetDatum(like_pattern);
+		nulls[5] = like_pattern ? ' ' : 'n';
+		values[6] = blocked;
+		nulls[6] = blocked_isnull ? 'n' : ' ';
+		values[7] = allowed;
+		nulls[7] = allowed_isnull ? 'n' : ' ';
+		ExecutePlan(PLAN_CURSOR_FILTERED, values, nulls, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+		{
+			bool		isnull[2];
+			Datum		sched = SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull[0]);
+			Datum		id = SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull[1]);
+
+			if (isnull[0] || isnull[1])
+				return;
+			key->scheduled_at = DatumGetTimestampTz(sched);
+			key->job_id = DatumGetInt64(id);
+		}
+	}
+	ClaimCursorAdvance(cc, key);
+}
+
+/*
  * CatalogClaimJobs claims up to num ready jobs, those whose task is LIKE
  * like_pattern when it is not NULL, appends them to out and returns how
- * many it claimed.
+ * many it claimed.  It starts from the claim cursor when there is one.
  */
 uint64
 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 				 Tuplestorestate *out, TupleDesc out_desc)
 {
-	Datum		values[3];
+	Datum		values[6];
+	int			n = 2;
 	uint64		claimed;
+	ClaimCursor cc;
+	ClaimKey	last;
+	bool		have_last;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(num);
-	values[2] = PointerGetDatum(like_pattern);
+	if (like_pattern)
+		values[n++] = PointerGetDatum(like_pattern);
 
 	ConnectSPI();
-	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM, values, NULL,
-				SPI_OK_SELECT);
+	if (StartClaim(&cc))
+	{
+		values[n++] = Int32GetDatum(cc.key.priority);
+		values[n++] = TimestampTzGetDatum(cc.key.scheduled_at);
+		values[n++] = Int64GetDatum(cc.key.job_id);
+		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
+					values, NULL, SPI_OK_SELECT);
+	}
+	else
+		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM, values, NULL,
+					SPI_OK_SELECT);
 	claimed = SPI_processed;
+	have_last = LastClaimKey(&last);
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
+	if (have_last)
+		AdvanceAfterClaim(&cc, &last, like_pattern != NULL, like_pattern,
+						  (Datum) 0, true, (Datum) 0, true);
 	FinishSPI();
 
 	return claimed;
@@ -1068,6 +1364,7 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 	count = (int64) SPI_processed;
 	if (count_ends)
 		NoteEndedRows();
+	NoteReadiedRows(4, 5);
 	NotifyResultRows(NULL);
 	FinishSPI();
 
@@ -1216,6 +1513,7 @@ CatalogFailJob(int64 job_id, int32 attempt, TimestampTz now, text *error,
 	count = (int64) SPI_processed;
 	if (count_ends)
 		NoteEndedRows();
+	NoteReadiedRows(4, 5);
 	NotifyResultRows(NULL);
 	FinishSPI();
 
@@ -1439,6 +1737,8 @@ CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 
 	*inserted = false;
 	ConnectSPI();
+	if (replace)
+		NotePendingLocked();	/* the holder it updates, if that rolls back */
 	for (tries = 0; tries < 10 && !found; tries++)
 	{
 		ExecutePlan(replace ? PLAN_INSERT_REPLACE : PLAN_INSERT_UNIQUE,
@@ -1448,6 +1748,7 @@ CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 			bool		isnull;
 
 			job_id = FirstInt64Result();
+			NoteReadiedRows(3, 4);
 			*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 2,
 												   &isnull)) && !isnull;
@@ -1552,6 +1853,7 @@ CatalogFailJobs(TimestampTz now, Datum ids, text *error, Datum retry_at,
 	count = SPI_processed;
 	if (count_ends)
 		NoteEndedRows();
+	NoteReadiedRows(4, 5);
 	CopyResultRows(out, out_desc);
 	NotifyResultRows(NULL);
 	FinishSPI();
@@ -1661,6 +1963,7 @@ CatalogReleaseJob(int64 job_id, int32 attempt, TimestampTz now,
 	done = (SPI_processed == 1);
 	if (count_ends)
 		NoteEndedRows();
+	NoteReadiedRows(3, 4);
 	NotifyResultRows("released");
 	FinishSPI();
 
@@ -1685,6 +1988,7 @@ CatalogCancelJob(int64 job_id, TimestampTz now, text *reason)
 	values[2] = PointerGetDatum(reason);
 
 	ConnectSPI();
+	NotePendingLocked();		/* a rollback leaves the job claimable again */
 	ExecutePlan(PLAN_CANCEL, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 1)
 		elog(ERROR, "pgjobs: cancel changed " UINT64_FORMAT " jobs", (uint64) SPI_processed);
@@ -1745,6 +2049,7 @@ CatalogRetryJob(int64 job_id, TimestampTz now)
 	ConnectSPI();
 	ExecutePlan(PLAN_RETRY, values, NULL, SPI_OK_INSERT_RETURNING);
 	done = (SPI_processed == 1);
+	NoteReadiedRows(3, 4);
 	NotifyResultRows("queued");
 	FinishSPI();
 
@@ -1769,6 +2074,7 @@ CatalogRetryJobs(text *like_pattern, bool include_cancelled, TimestampTz now)
 	ConnectSPI();
 	ExecutePlan(PLAN_RETRY_TOPIC, values, NULL, SPI_OK_INSERT_RETURNING);
 	count = (int64) SPI_processed;
+	NoteReadiedRows(3, 4);
 	NotifyResultRows("queued");
 	FinishSPI();
 
@@ -1778,7 +2084,9 @@ CatalogRetryJobs(text *like_pattern, bool include_cancelled, TimestampTz now)
 /*
  * CatalogClaimJobsBlocked claims as CatalogClaimJobs does, skipping jobs
  * whose task is LIKE any pattern of the text[] blocked, and appends the
- * claimed jobs' tasks (as text, in the caller's memory) to *tasks.
+ * claimed jobs' tasks (as text, in the caller's memory) to *tasks.  It
+ * starts from the claim cursor too, and moves it only as far as no job it
+ * skipped lies below (AdvanceAfterClaim).
  */
 uint64
 CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
@@ -1786,32 +2094,38 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 						TimestampTz now, Tuplestorestate *out,
 						TupleDesc out_desc, List **tasks)
 {
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	uint64		claimed;
 	uint64		row;
+	int			n = 2;
+	ClaimCursor cc;
+	ClaimKey	last;
+	bool		have_last;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(num);
 	if (like_pattern)
-	{
-		values[2] = PointerGetDatum(like_pattern);
-		values[3] = blocked;
-		values[4] = allowed;
-		nulls[4] = allowed_isnull ? 'n' : ' ';
-	}
-	else
-	{
-		values[2] = blocked;
-		values[3] = allowed;
-		nulls[3] = allowed_isnull ? 'n' : ' ';
-	}
+		values[n++] = PointerGetDatum(like_pattern);
+	values[n++] = blocked;
+	values[n] = allowed;
+	nulls[n++] = allowed_isnull ? 'n' : ' ';
 
 	ConnectSPI();
-	ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
-				values, nulls, SPI_OK_SELECT);
+	if (StartClaim(&cc))
+	{
+		values[n++] = Int32GetDatum(cc.key.priority);
+		values[n++] = TimestampTzGetDatum(cc.key.scheduled_at);
+		values[n++] = Int64GetDatum(cc.key.job_id);
+		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
+					values, nulls, SPI_OK_SELECT);
+	}
+	else
+		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
+					values, nulls, SPI_OK_SELECT);
 	claimed = SPI_processed;
+	have_last = LastClaimKey(&last);
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
 	{
@@ -1827,6 +2141,9 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	NotifyResultRows("picked");
+	if (have_last)
+		AdvanceAfterClaim(&cc, &last, true, like_pattern, blocked, false,
+						  allowed, allowed_isnull);
 	FinishSPI();
 
 	return claimed;

@@ -726,13 +726,16 @@ pgjobs_check_topic_pattern(PG_FUNCTION_ARGS)
 
 /*
  * pgjobs_wake_consumers wakes waiting consumers when the transaction
- * commits.
+ * commits, and resets the claim cursor at once and at commit, so that the
+ * next claims start at the head of the claim index: what to call after
+ * writing jobs.job_queue directly, which the cursor cannot see.
  *
  * jobs.wake_consumers()
  */
 Datum
 pgjobs_wake_consumers(PG_FUNCTION_ARGS)
 {
+	ResetClaimCursor();
 	NoteJobsReadied();
 	PG_RETURN_VOID();
 }

@@ -38,6 +38,10 @@ int			pgjobs_maintenance_interval = 1000;
 int			pgjobs_retention = 0;
 int			pgjobs_queue_vacuum_threshold = 10000;
 
+/* The claim cursor (cursor.c). */
+bool		pgjobs_claim_cursor = true;
+int			pgjobs_claim_cursor_check_interval = 10000;
+
 static const struct config_enum_entry notify_options[] = {
 	{"off", PGJOBS_NOTIFY_OFF, false},
 	{"finished", PGJOBS_NOTIFY_FINISHED, false},
@@ -149,10 +153,29 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("pgjobs.claim_cursor",
+							 "Start claims at the shared claim cursor rather than at the head of the claim index.",
+							 "Needs pgjobs in shared_preload_libraries; off, claims read the index from its head.",
+							 &pgjobs_claim_cursor,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.claim_cursor_check_interval",
+							"Time between two checks for claimable jobs below the claim cursor.",
+							"Bounds how long a job made claimable behind pgjobs' back (a direct write without jobs.wake_consumers, a prepared transaction) can be passed over; 0: never checked.",
+							&pgjobs_claim_cursor_check_interval,
+							10000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pgjobs");
 
 	InitWakeup();
 	InitLimits();
+	InitClaimCursor();
 	if (process_shared_preload_libraries_in_progress)
 		RegisterMaintenanceWorkers();
 }

@@ -8,6 +8,7 @@
 #ifndef PGJOBS_H
 #define PGJOBS_H
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/timestamp.h"
@@ -56,6 +57,8 @@ extern char *pgjobs_database;
 extern int	pgjobs_maintenance_interval;
 extern int	pgjobs_retention;
 extern int	pgjobs_queue_vacuum_threshold;
+extern bool pgjobs_claim_cursor;
+extern int	pgjobs_claim_cursor_check_interval;
 
 /* pgjobs.notify levels: which job events are sent with NOTIFY */
 #define PGJOBS_NOTIFY_OFF		0
@@ -192,6 +195,35 @@ extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);
 extern void WaitForJobs(uint64 generation, TimestampTz wake_at);
+
+/* cursor.c: where in the claim index claims start */
+typedef struct ClaimKey
+{
+	int32		priority;
+	TimestampTz scheduled_at;
+	int64		job_id;
+} ClaimKey;
+
+/* What a claim read of the claim cursor. */
+typedef struct ClaimCursor
+{
+	bool		tracked;		/* the claim may move the cursor afterwards */
+	bool		valid;			/* start from key; else from the head */
+	bool		check;			/* run the periodic check first */
+	ClaimKey	key;
+	uint64		seq;			/* lowerings before the read */
+} ClaimCursor;
+
+extern void InitClaimCursor(void);
+extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
+extern bool ClaimCursorRead(ClaimCursor *cc);
+extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key);
+extern void ClaimCursorLower(const ClaimKey *key);
+extern void NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id);
+extern void NotePendingLocked(void);
+extern void ResetClaimCursor(void);
+extern void ClaimCursorXactEnd(XactEvent event);
+extern void ClaimCursorSubXactAbort(void);
 
 /* limits.c */
 extern void InitLimits(void);

@@ -107,7 +107,9 @@ WakeConsumers(void)
 /*
  * WakeupXactCallback wakes waiting consumers when a transaction that readied
  * jobs commits, or one that claimed jobs aborts (its jobs are pending
- * again), and forgets both notes when any transaction ends.
+ * again), and forgets both notes when any transaction ends.  The claim
+ * cursor is lowered first (cursor.c), so that a consumer this wakes starts
+ * its claim low enough to find the jobs.
  */
 static void
 WakeupXactCallback(XactEvent event, void *arg)
@@ -115,14 +117,18 @@ WakeupXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
+			ClaimCursorXactEnd(XACT_EVENT_COMMIT);
 			if (xact_readied_jobs)
 				WakeConsumers();
 			break;
 		case XACT_EVENT_ABORT:
+			ClaimCursorXactEnd(XACT_EVENT_ABORT);
 			if (xact_claimed_jobs)
 				WakeConsumers();
 			break;
 		case XACT_EVENT_PREPARE:
+			ClaimCursorXactEnd(XACT_EVENT_PREPARE);
+			break;
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			break;
@@ -143,6 +149,8 @@ static void
 WakeupSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		ClaimCursorSubXactAbort();
 	if (event == SUBXACT_EVENT_ABORT_SUB && xact_claimed_jobs)
 		WakeConsumers();
 }

@@ -1,0 +1,478 @@
+/*-------------------------------------------------------------------------
+ *
+ * cursor.c
+ *	  The claim cursor: where in the claim index a claim starts reading.
+ *
+ * Every claim leaves a dead entry at the head of job_queue_pending_idx
+ * (priority DESC, scheduled_at, job_id).  An index scan marks such entries
+ * LP_DEAD, but only VACUUM removes them: no insertion ever lands on the
+ * head pages, so neither simple nor bottom-up deletion runs there.  A claim
+ * that starts at the head walks one leaf page per ~200 jobs claimed since
+ * the last VACUUM, and while any snapshot older than those claims is held
+ * (a long REPEATABLE READ transaction, a pg_dump) nothing can even be
+ * marked, and every entry costs a heap visit: claims slow down without
+ * bound.
+ *
+ * With pgjobs preloaded, shared memory keeps a cursor per database: a key
+ * (priority, scheduled_at, job_id) of the claim index, with this invariant:
+ *
+ *	  No pending job due now whose key has the cursor's priority and a
+ *	  smaller (scheduled_at, job_id) exists, visible and unlocked, except
+ *	  a job locked by a transaction that resets the cursor if it rolls back.
+ *
+ * A claim then reads the index in three ranges, in claim order: the
+ * priorities above the cursor's (from their head: normally empty, but a job
+ * of a higher priority can be published or become due there), the cursor's
+ * priority from the cursor on, and the lower priorities from their head.
+ * A claim that finds no cursor (none yet, reset, pgjobs.claim_cursor off,
+ * not preloaded) reads from the head, as before.
+ *
+ * The cursor moves forward only after a claim (ClaimCursorAdvance):
+ *
+ *	- A claim under a READ COMMITTED snapshot taken after it read the cursor
+ *	  moves it up to the last key it claimed: every entry it walked before
+ *	  that was invisible to it, locked by another claim, or claimed by
+ *	  itself.  A claim that filtered jobs out (a topic, paused or full
+ *	  topics, grants) first asks for the smallest key it filtered out
+ *	  between the cursor and its last key, and moves no further than that.
+ *	- A claim's move is checked against the lowerings that happened since
+ *	  it read the cursor (a ring of the last CLAIM_CURSOR_RING of them): it
+ *	  moves to the lowest of its key and theirs, and not at all after a
+ *	  reset or when the ring overflowed, so a claim whose snapshot missed a
+ *	  job committed meanwhile cannot jump past it.
+ *
+ * Everything that makes a job claimable lowers the cursor once it is
+ * visible to others, which is after its commit (or abort):
+ *
+ *	- publish, publish_bulk, a unique publish, nack, nack_batch, release,
+ *	  expiry, retry and retry_topic note the keys their statements return
+ *	  (NoteClaimKeyReadied); the commit lowers the cursor to the lowest of
+ *	  each priority;
+ *	- a transaction that locked pending jobs (any claim, a cancel, a unique
+ *	  publish that replaces a pending job) resets it when it, or any of its
+ *	  subtransactions, rolls back: other claims skipped those jobs;
+ *	- jobs.wake_consumers(), which is what to call after writing
+ *	  jobs.job_queue directly, resets it at once and at commit.
+ *
+ * What pgjobs cannot see (a direct write without jobs.wake_consumers, COMMIT
+ * or ROLLBACK PREPARED of a transaction that queued or claimed jobs, a row
+ * lock taken by hand) is caught by the periodic check: every
+ * pgjobs.claim_cursor_check_interval one claim (and only one) looks for a
+ * pending job below the cursor at the cursor's priority, with a fresh
+ * snapshot, and lowers the cursor to it, or to the cursor it read (which
+ * stops the claims already in flight from moving past a job committed
+ * before the check).  Such a job is therefore passed over for at most one
+ * interval while claims go on.  The check walks the dead entries from the
+ * head once, in one backend, instead of every claim walking them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "pgjobs.h"
+
+/* Databases with a claim cursor at once. */
+#define CLAIM_CURSOR_SLOTS	16
+
+/* Lowerings a claim can account for between reading the cursor and moving it. */
+#define CLAIM_CURSOR_RING	64
+
+/* How long a slot no claim used is kept before another database takes it. */
+#define SLOT_IDLE_LIFETIME	((TimestampTz) 600 * USECS_PER_SEC)
+
+/* Claim keys of distinct priorities a transaction remembers for its commit. */
+#define NOTED_PRIORITIES	16
+
+/* A lowering of a claim cursor: to key, or a reset. */
+typedef struct CursorLowering
+{
+	ClaimKey	key;
+	bool		reset;
+} CursorLowering;
+
+/* A database's claim cursor. */
+typedef struct CursorSlot
+{
+	Oid			dbid;			/* InvalidOid: free */
+	bool		valid;			/* key is a cursor; else claims start at the head */
+	ClaimKey	key;
+	uint64		seq;			/* lowerings so far; never goes back */
+	TimestampTz checked_at;		/* last periodic check or reset */
+	TimestampTz used_at;		/* last read */
+	CursorLowering ring[CLAIM_CURSOR_RING];
+} CursorSlot;
+
+typedef struct CursorSharedState
+{
+	slock_t		mutex;			/* protects every slot */
+	CursorSlot	slots[CLAIM_CURSOR_SLOTS];
+} CursorSharedState;
+
+static CursorSharedState *cursor_state = NULL;
+
+/* What the current transaction does to the cursor when it ends. */
+static ClaimKey xact_keys[NOTED_PRIORITIES];
+static int	xact_nkeys = 0;
+static bool xact_reset_at_commit = false;
+static bool xact_pending_locked = false;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * RequestCursorState asks the postmaster for the cursor table.
+ */
+static void
+RequestCursorState(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CursorSharedState)));
+}
+
+/*
+ * StartupCursorState creates or attaches to the cursor table.  After a
+ * crash it starts empty: every database's claims start at the head.
+ */
+static void
+StartupCursorState(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cursor_state = ShmemInitStruct("pgjobs claim cursor", sizeof(CursorSharedState),
+								   &found);
+	if (!found)
+	{
+		memset(cursor_state, 0, sizeof(CursorSharedState));
+		SpinLockInit(&cursor_state->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * InitClaimCursor installs the shared-memory hooks when pgjobs is being
+ * preloaded.  Without them there is no cursor, and every claim starts at
+ * the head of the claim index.
+ */
+void
+InitClaimCursor(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = RequestCursorState;
+#else
+	RequestCursorState();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = StartupCursorState;
+}
+
+/*
+ * ClaimKeyLess tells whether a comes before b in claim order (priority
+ * DESC, scheduled_at, job_id).
+ */
+bool
+ClaimKeyLess(const ClaimKey *a, const ClaimKey *b)
+{
+	if (a->priority != b->priority)
+		return a->priority > b->priority;
+	if (a->scheduled_at != b->scheduled_at)
+		return a->scheduled_at < b->scheduled_at;
+	return a->job_id < b->job_id;
+}
+
+/*
+ * FindSlot returns this database's slot; with create, it takes a free slot
+ * (or one idle for SLOT_IDLE_LIFETIME) if there is none.  NULL if there is
+ * no slot.  Call with the mutex held.
+ *
+ * A slot taken over keeps counting its lowerings on, from one ring's worth
+ * further, so that no claim that read it before can move it.
+ */
+static CursorSlot *
+FindSlot(bool create, TimestampTz now)
+{
+	CursorSlot *free_slot = NULL;
+	int			i;
+
+	for (i = 0; i < CLAIM_CURSOR_SLOTS; i++)
+	{
+		CursorSlot *slot = &cursor_state->slots[i];
+
+		if (slot->dbid == MyDatabaseId)
+			return slot;
+		if (free_slot == NULL &&
+			(slot->dbid == InvalidOid || now - slot->used_at > SLOT_IDLE_LIFETIME))
+			free_slot = slot;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	free_slot->dbid = MyDatabaseId;
+	free_slot->valid = false;
+	free_slot->seq += CLAIM_CURSOR_RING;
+	free_slot->checked_at = now;
+	free_slot->used_at = now;
+	return free_slot;
+}
+
+/*
+ * RecordLowering notes a lowering (to key, or a reset when key is NULL) in
+ * the slot's ring, for the claims that read the cursor before it, and
+ * applies it.  A key lowers the cursor only if it has the cursor's
+ * priority: higher and lower priorities are read from their head anyway.
+ * Call with the mutex held.
+ */
+static void
+RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
+{
+	CursorLowering *l;
+
+	slot->seq++;
+	l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
+	l->reset = (key == NULL);
+	if (key != NULL)
+		l->key = *key;
+
+	if (key == NULL)
+	{
+		slot->valid = false;
+		slot->checked_at = now;
+	}
+	else if (slot->valid && key->priority == slot->key.priority &&
+			 ClaimKeyLess(key, &slot->key))
+		slot->key = *key;
+}
+
+/*
+ * ClaimCursorRead reads this database's claim cursor into *cc and returns
+ * whether the claim can start from cc->key.  cc->tracked says whether the
+ * claim may move the cursor afterwards (ClaimCursorAdvance); cc->check
+ * that this claim is the one to run the periodic check (ClaimCursorCheck)
+ * first.  Without shared memory, or with pgjobs.claim_cursor off, there is
+ * no cursor.
+ */
+bool
+ClaimCursorRead(ClaimCursor *cc)
+{
+	CursorSlot *slot;
+	TimestampTz now;
+
+	memset(cc, 0, sizeof(*cc));
+	if (cursor_state == NULL || !pgjobs_claim_cursor)
+		return false;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(true, now);
+	if (slot != NULL)
+	{
+		slot->used_at = now;
+		if (slot->valid && pgjobs_claim_cursor_check_interval > 0 &&
+			now - slot->checked_at >=
+			(TimestampTz) pgjobs_claim_cursor_check_interval * 1000)
+		{
+			slot->checked_at = now;
+			cc->check = true;
+		}
+		cc->tracked = true;
+		cc->valid = slot->valid;
+		cc->key = slot->key;
+		cc->seq = slot->seq;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+	return cc->valid;
+}
+
+/*
+ * ClaimCursorAdvance moves the cursor up to key, the last key a claim that
+ * read *cc may move it to, lowered by every lowering since the read; not at
+ * all if the cursor was reset since, or if too many lowerings happened to
+ * tell.  A key of a lower priority than the cursor's moves it there (the
+ * claim walked the cursor's priority to its end); one of a higher priority
+ * does not move it.
+ */
+void
+ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key)
+{
+	CursorSlot *slot;
+	ClaimKey	k = *key;
+
+	if (cursor_state == NULL || !cc->tracked)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL && slot->seq - cc->seq < CLAIM_CURSOR_RING)
+	{
+		uint64		s;
+		bool		reset = false;
+
+		for (s = cc->seq + 1; s <= slot->seq; s++)
+		{
+			CursorLowering *l = &slot->ring[s % CLAIM_CURSOR_RING];
+
+			if (l->reset)
+			{
+				reset = true;
+				break;
+			}
+			if (ClaimKeyLess(&l->key, &k))
+				k = l->key;
+		}
+		if (reset)
+			;					/* a claim after the reset will set it */
+		else if (!slot->valid)
+		{
+			/* only a claim that read no cursor read every priority from its head */
+			if (!cc->valid)
+			{
+				slot->key = k;
+				slot->valid = true;
+			}
+		}
+		else if (k.priority == slot->key.priority)
+		{
+			if (ClaimKeyLess(&slot->key, &k))
+				slot->key = k;
+		}
+		else if (k.priority < slot->key.priority)
+			slot->key = k;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * ClaimCursorLower lowers this database's cursor to key at once, or resets
+ * it when key is NULL.  Call it only once what made jobs claimable is
+ * visible to others.
+ */
+void
+ClaimCursorLower(const ClaimKey *key)
+{
+	CursorSlot *slot;
+
+	if (cursor_state == NULL)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL)
+		RecordLowering(slot, key, key == NULL ? GetCurrentTimestamp() : 0);
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * NoteClaimKeyReadied records that the current transaction made a job with
+ * claim key (priority, scheduled_at, job_id) pending: its commit lowers the
+ * cursor to the lowest such key of each priority (beyond NOTED_PRIORITIES
+ * priorities, it resets the cursor).
+ */
+void
+NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id)
+{
+	ClaimKey	key;
+	int			i;
+
+	if (cursor_state == NULL)
+		return;
+	key.priority = priority;
+	key.scheduled_at = scheduled_at;
+	key.job_id = job_id;
+	for (i = 0; i < xact_nkeys; i++)
+	{
+		if (xact_keys[i].priority == priority)
+		{
+			if (ClaimKeyLess(&key, &xact_keys[i]))
+				xact_keys[i] = key;
+			return;
+		}
+	}
+	if (xact_nkeys < NOTED_PRIORITIES)
+		xact_keys[xact_nkeys++] = key;
+	else
+		xact_reset_at_commit = true;
+}
+
+/*
+ * NotePendingLocked records that the current transaction is about to lock
+ * pending jobs (a claim, a cancel, a unique publish that replaces): other
+ * claims skip them, and may move the cursor past them, so if the
+ * transaction or a subtransaction rolls back the cursor is reset.  Call it
+ * before the statement runs, so that an error in it counts too.
+ */
+void
+NotePendingLocked(void)
+{
+	xact_pending_locked = true;
+}
+
+/*
+ * ResetClaimCursor resets the cursor at once and again when the current
+ * transaction commits, for jobs.wake_consumers(): jobs written into
+ * jobs.job_queue directly are claimable from the next claim that starts
+ * after the commit.
+ */
+void
+ResetClaimCursor(void)
+{
+	ClaimCursorLower(NULL);
+	xact_reset_at_commit = true;
+}
+
+/*
+ * ClaimCursorXactEnd applies what the ending transaction noted: after a
+ * commit the lowerings to the keys it readied (or a reset), after an abort
+ * a reset if it locked pending jobs.  wakeup.c calls it once the commit or
+ * abort is visible, before it wakes waiting consumers, so that a consumer
+ * woken by it reads the lowered cursor.  A PREPARE only forgets the notes:
+ * what COMMIT or ROLLBACK PREPARED later does, in whatever backend, is left
+ * to the periodic check.
+ */
+void
+ClaimCursorXactEnd(XactEvent event)
+{
+	int			i;
+
+	if (event == XACT_EVENT_COMMIT)
+	{
+		if (xact_reset_at_commit)
+			ClaimCursorLower(NULL);
+		else
+		{
+			for (i = 0; i < xact_nkeys; i++)
+				ClaimCursorLower(&xact_keys[i]);
+		}
+	}
+	else if (event == XACT_EVENT_ABORT && xact_pending_locked)
+		ClaimCursorLower(NULL);
+	xact_nkeys = 0;
+	xact_reset_at_commit = false;
+	xact_pending_locked = false;
+}
+
+/*
+ * ClaimCursorSubXactAbort resets the cursor when a subtransaction of a
+ * transaction that locked pending jobs rolls back: if they were its locks,
+ * the jobs are claimable again.
+ */
+void
+ClaimCursorSubXactAbort(void)
+{
+	if (xact_pending_locked)
+		ClaimCursorLower(NULL);
+}
