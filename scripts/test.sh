@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every pgjobs test: builds and installs the extension, starts a
 # throwaway cluster, then runs the pg_regress suite (test/sql), the
-# isolation specs (test/specs), a seeded SQL fuzz (test/fuzz), the pgTAP
+# isolation specs (test/specs; claim_cursor again on a second cluster that
+# preloads pgjobs), a seeded SQL fuzz (test/fuzz), the pgTAP
 # API-contract tests (test/pgtap),
 # the TAP tests (test/t, which start clusters of their own) and the
 # Python layer's pytest suite (python/tests).
@@ -49,6 +50,20 @@ echo "== isolation: test/specs"
 make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= 2>&1 | tee "$LOG/isolation.out"
 tally "$LOG/isolation.out"
 [ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+
+# The claim cursor exists only where pgjobs is preloaded: its spec runs
+# again on a cluster of its own that preloads it, with the cursor's
+# periodic check off, so that only the lowerings and resets can make it pass.
+echo "== isolation, pgjobs preloaded: test/specs/claim_cursor.spec"
+(
+    PGJOBS_PORT=$((PGPORT + 1))
+    cluster_start "shared_preload_libraries = 'pgjobs'" \
+        "pgjobs.claim_cursor_check_interval = 0" || exit 1
+    make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION=claim_cursor 2>&1
+    [ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+) | tee "$LOG/isolation_preloaded.out"
+tally "$LOG/isolation_preloaded.out"
+grep -qE '\.\.\. (ok|FAILED|failed)' "$LOG/isolation_preloaded.out" || failed=$((failed + 1))
 
 echo "== fuzz: test/fuzz/run.sh (thousands of random API calls: clean errors, no crash)"
 PGJOBS_FUZZ_SERVER_LOG="$CLUSTER_DIR/server.log" bash test/fuzz/run.sh >"$LOG/fuzz.out" 2>&1
