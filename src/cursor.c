@@ -335,24 +335,25 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key)
 			if (ClaimKeyLess(&l->key, &k))
 				k = l->key;
 		}
-		if (reset)
-			;					/* a claim after the reset will set it */
-		else if (!slot->valid)
+		if (!reset)
 		{
-			/* only a claim that read no cursor read every priority from its head */
-			if (!cc->valid)
+			if (!slot->valid)
 			{
-				slot->key = k;
-				slot->valid = true;
+				/* a claim that read no cursor read every priority from its head */
+				if (!cc->valid)
+				{
+					slot->key = k;
+					slot->valid = true;
+				}
 			}
+			else if (k.priority == slot->key.priority)
+			{
+				if (ClaimKeyLess(&slot->key, &k))
+					slot->key = k;
+			}
+			else if (k.priority < slot->key.priority)
+				slot->key = k;	/* it walked the cursor's priority to its end */
 		}
-		else if (k.priority == slot->key.priority)
-		{
-			if (ClaimKeyLess(&slot->key, &k))
-				slot->key = k;
-		}
-		else if (k.priority < slot->key.priority)
-			slot->key = k;
 	}
 	SpinLockRelease(&cursor_state->mutex);
 }
