@@ -367,13 +367,15 @@ void
 ClaimCursorLower(const ClaimKey *key)
 {
 	CursorSlot *slot;
+	TimestampTz now;
 
 	if (cursor_state == NULL)
 		return;
+	now = key == NULL ? GetCurrentTimestamp() : 0;
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
-		RecordLowering(slot, key, key == NULL ? GetCurrentTimestamp() : 0);
+		RecordLowering(slot, key, now);
 	SpinLockRelease(&cursor_state->mutex);
 }
 

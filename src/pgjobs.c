@@ -55,7 +55,9 @@ void		_PG_init(void);
  * _PG_init defines the pgjobs.* settings and sets up the wake-up of
  * waiting consumers.  Everything works when the library is loaded on first
  * use; preloaded (shared_preload_libraries), it also gets the shared memory
- * that lets a commit wake waiting consumers instead of their polling.
+ * that lets a commit wake waiting consumers instead of their polling, counts
+ * the running jobs of concurrency-limited topics (limits.c) and keeps the
+ * claim cursor (cursor.c).
  * Under binary upgrade nothing is set up at all.
  */
 void
