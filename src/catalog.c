@@ -766,32 +766,50 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	},
 	/*
 	 * The periodic check of the claim cursor: the first pending job below
-	 * the cursor ($2, $3) at its priority ($1), locked or not.
+	 * the cursor ($2, $3) at its priority ($1), locked or not.  nbtree stops
+	 * a forward scan at a row-comparison upper bound only on its first
+	 * column, so "(scheduled_at, job_id) < ($2, $3)" would read on through
+	 * every entry with scheduled_at $2 (all of a publish_bulk's jobs): the
+	 * range is read in two parts whose bounds each stop the scan, earlier
+	 * scheduled_at first, then scheduled_at $2 below job_id $3.
 	 */
 	[PLAN_CURSOR_CHECK] = {
-		"SELECT scheduled_at, job_id FROM jobs.job_queue"
-		" WHERE status" EQ "'pending' AND priority" EQ "$1"
-		"   AND (scheduled_at, job_id)" LT "($2, $3)"
-		" ORDER BY priority DESC, scheduled_at, job_id LIMIT 1",
+		"SELECT scheduled_at, job_id FROM ("
+		"  (SELECT scheduled_at, job_id FROM jobs.job_queue"
+		"    WHERE status" EQ "'pending' AND priority" EQ "$1"
+		"      AND scheduled_at" LT "$2"
+		"    ORDER BY priority DESC, scheduled_at, job_id LIMIT 1)"
+		"  UNION ALL"
+		"  (SELECT scheduled_at, job_id FROM jobs.job_queue"
+		"    WHERE status" EQ "'pending' AND priority" EQ "$1"
+		"      AND scheduled_at" EQ "$2 AND job_id" LT "$3"
+		"    ORDER BY priority DESC, scheduled_at, job_id LIMIT 1)"
+		") b LIMIT 1",
 		3, {INT4OID, TIMESTAMPTZOID, INT8OID}
 	},
 	/*
 	 * What a filtered claim passed over: the first pending job at priority
 	 * $1 from ($2, $3) up to its last claimed key ($4, $5) that the claim's
 	 * filter (topic $6, blocked $7, allowed $8, each NULL when absent) kept
-	 * it from taking, locked or not.
+	 * it from taking, locked or not.  In two parts, for the same reason as
+	 * PLAN_CURSOR_CHECK.
 	 */
+#define PASSED_OVER(range_qual) \
+	"  (SELECT scheduled_at, job_id FROM jobs.job_queue" \
+	"    WHERE status" EQ "'pending' AND priority" EQ "$1" \
+	"      AND (scheduled_at, job_id)" GE "($2, $3)" range_qual \
+	"      AND (($6::pg_catalog.text IS NULL OR task" LIKE "$6)" \
+	"           AND NOT (task" LIKE "ANY (COALESCE($7::pg_catalog.text[]," \
+	"                                        '{}'::pg_catalog.text[])))" \
+	"           AND ($8::pg_catalog.text[] IS NULL OR task" LIKE "ANY ($8)))" \
+	"          IS NOT TRUE" \
+	"    ORDER BY priority DESC, scheduled_at, job_id LIMIT 1)"
 	[PLAN_CURSOR_FILTERED] = {
-		"SELECT scheduled_at, job_id FROM jobs.job_queue"
-		" WHERE status" EQ "'pending' AND priority" EQ "$1"
-		"   AND (scheduled_at, job_id)" GE "($2, $3)"
-		"   AND (scheduled_at, job_id)" LT "($4, $5)"
-		"   AND (($6::pg_catalog.text IS NULL OR task" LIKE "$6)"
-		"        AND NOT (task" LIKE "ANY (COALESCE($7::pg_catalog.text[],"
-		"                                     '{}'::pg_catalog.text[])))"
-		"        AND ($8::pg_catalog.text[] IS NULL OR task" LIKE "ANY ($8)))"
-		"       IS NOT TRUE"
-		" ORDER BY priority DESC, scheduled_at, job_id LIMIT 1",
+		"SELECT scheduled_at, job_id FROM ("
+		PASSED_OVER(" AND scheduled_at" LT "$4")
+		"  UNION ALL"
+		PASSED_OVER(" AND scheduled_at" EQ "$4 AND job_id" LT "$5")
+		") b LIMIT 1",
 		8, {INT4OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT8OID,
 			TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
 	},
