@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -2160,8 +2161,15 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	}
 	NotifyResultRows("picked");
 	if (have_last)
-		AdvanceAfterClaim(&cc, &last, true, like_pattern, blocked, false,
+	{
+		ArrayType  *blocked_array = DatumGetArrayTypeP(blocked);
+		bool		filtered = like_pattern != NULL || !allowed_isnull ||
+			ArrayGetNItems(ARR_NDIM(blocked_array), ARR_DIMS(blocked_array)) > 0;
+
+		/* with nothing blocked and no topic or grant, it is a plain claim */
+		AdvanceAfterClaim(&cc, &last, filtered, like_pattern, blocked, false,
 						  allowed, allowed_isnull);
+	}
 	FinishSPI();
 
 	return claimed;
