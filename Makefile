@@ -14,6 +14,7 @@ OBJS = \
 	src/ack.o \
 	src/retry.o \
 	src/expire.o \
+	src/shmem.o \
 	src/wakeup.o \
 	src/limits.o \
 	src/cursor.o \

@@ -71,8 +71,6 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -124,37 +122,27 @@ static int	xact_nkeys = 0;
 static bool xact_reset_at_commit = false;
 static bool xact_pending_locked = false;
 
-#if PG_VERSION_NUM >= 150000
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /*
- * RequestCursorState asks the postmaster for the cursor table.
+ * CursorShmemSize is the shared memory the cursor table needs (shmem.c).
+ * Without it (pgjobs not preloaded) there is no cursor, and every claim
+ * starts at the head of the claim index.
  */
-static void
-RequestCursorState(void)
+Size
+CursorShmemSize(void)
 {
-#if PG_VERSION_NUM >= 150000
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(CursorSharedState)));
+	return MAXALIGN(sizeof(CursorSharedState));
 }
 
 /*
- * StartupCursorState creates or attaches to the cursor table.  After a
- * crash it starts empty: every database's claims start at the head.
+ * CursorShmemInit creates or attaches to the cursor table; shmem.c calls
+ * it with AddinShmemInitLock held.  After a crash it starts empty: every
+ * database's claims start at the head.
  */
-static void
-StartupCursorState(void)
+void
+CursorShmemInit(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	cursor_state = ShmemInitStruct("pgjobs claim cursor", sizeof(CursorSharedState),
 								   &found);
 	if (!found)
@@ -162,27 +150,6 @@ StartupCursorState(void)
 		memset(cursor_state, 0, sizeof(CursorSharedState));
 		SpinLockInit(&cursor_state->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/*
- * InitClaimCursor installs the shared-memory hooks when pgjobs is being
- * preloaded.  Without them there is no cursor, and every claim starts at
- * the head of the claim index.
- */
-void
-InitClaimCursor(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-#if PG_VERSION_NUM >= 150000
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = RequestCursorState;
-#else
-	RequestCursorState();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = StartupCursorState;
 }
 
 /*

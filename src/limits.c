@@ -49,8 +49,6 @@
 #include "access/xact.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
@@ -102,44 +100,31 @@ typedef struct XactRunning
 static List *xact_running = NIL;	/* of XactRunning, in TopTransactionContext */
 static bool xact_ends_applied = false;
 
-#if PG_VERSION_NUM >= 150000
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /*
- * RequestLimitsState asks the postmaster for the slot table.
+ * LimitsShmemSize is the shared memory the slot table needs (shmem.c).
  */
-static void
-RequestLimitsState(void)
+Size
+LimitsShmemSize(void)
 {
-#if PG_VERSION_NUM >= 150000
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(LimitsSharedState)));
+	return MAXALIGN(sizeof(LimitsSharedState));
 }
 
 /*
- * StartupLimitsState creates or attaches to the slot table.  After a crash
- * it starts empty: every slot is counted afresh.
+ * LimitsShmemInit creates or attaches to the slot table; shmem.c calls it
+ * with AddinShmemInitLock held.  After a crash it starts empty: every slot
+ * is counted afresh.
  */
-static void
-StartupLimitsState(void)
+void
+LimitsShmemInit(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	limits_state = ShmemInitStruct("pgjobs limits", sizeof(LimitsSharedState), &found);
 	if (!found)
 	{
 		memset(limits_state, 0, sizeof(LimitsSharedState));
 		SpinLockInit(&limits_state->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
@@ -509,23 +494,12 @@ LimitsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * InitLimits installs the shared-memory hooks when pgjobs is being
- * preloaded, and the transaction callbacks in every backend that loads it.
+ * InitLimits installs the transaction callbacks in every backend that
+ * loads pgjobs.
  */
 void
 InitLimits(void)
 {
-	if (process_shared_preload_libraries_in_progress)
-	{
-#if PG_VERSION_NUM >= 150000
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = RequestLimitsState;
-#else
-		RequestLimitsState();
-#endif
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = StartupLimitsState;
-	}
 	RegisterXactCallback(LimitsXactCallback, NULL);
 	RegisterSubXactCallback(LimitsSubXactCallback, NULL);
 }

@@ -175,9 +175,9 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("pgjobs");
 
+	InitSharedMemory();
 	InitWakeup();
 	InitLimits();
-	InitClaimCursor();
 	if (process_shared_preload_libraries_in_progress)
 		RegisterMaintenanceWorkers();
 }

@@ -189,8 +189,13 @@ extern bool NotifyWanted(int level);
 extern int	NotifyEventLevel(const char *event);
 extern void NotifyJobEvent(const char *event, int64 job_id, const char *task);
 
+/* shmem.c */
+extern void InitSharedMemory(void);
+
 /* wakeup.c */
 extern void InitWakeup(void);
+extern Size WakeupShmemSize(void);
+extern void WakeupShmemInit(void);
 extern void NoteJobsReadied(void);
 extern void NoteJobsClaimed(void);
 extern uint64 WakeupGeneration(void);
@@ -214,7 +219,8 @@ typedef struct ClaimCursor
 	uint64		seq;			/* lowerings before the read */
 } ClaimCursor;
 
-extern void InitClaimCursor(void);
+extern Size CursorShmemSize(void);
+extern void CursorShmemInit(void);
 extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
 extern bool ClaimCursorRead(ClaimCursor *cc);
 extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key);
@@ -227,6 +233,8 @@ extern void ClaimCursorSubXactAbort(void);
 
 /* limits.c */
 extern void InitLimits(void);
+extern Size LimitsShmemSize(void);
+extern void LimitsShmemInit(void);
 extern bool RunningCountsAvailable(void);
 extern uint64 RunningKey(const char *pattern);
 extern int32 ReserveRunning(uint64 key, int32 max_running, int32 want,

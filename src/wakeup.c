@@ -31,9 +31,7 @@
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
-#include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
@@ -53,43 +51,30 @@ static PgjobsSharedState *shared_state = NULL;
 static bool xact_readied_jobs = false;
 static bool xact_claimed_jobs = false;
 
-#if PG_VERSION_NUM >= 150000
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /*
- * RequestSharedState asks the postmaster for pgjobs' shared memory.
+ * WakeupShmemSize is the shared memory the wake-up state needs (shmem.c).
  */
-static void
-RequestSharedState(void)
+Size
+WakeupShmemSize(void)
 {
-#if PG_VERSION_NUM >= 150000
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(PgjobsSharedState)));
+	return MAXALIGN(sizeof(PgjobsSharedState));
 }
 
 /*
- * StartupSharedState creates or attaches to pgjobs' shared memory.
+ * WakeupShmemInit creates or attaches to the wake-up state; shmem.c calls
+ * it with AddinShmemInitLock held.
  */
-static void
-StartupSharedState(void)
+void
+WakeupShmemInit(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared_state = ShmemInitStruct("pgjobs", sizeof(PgjobsSharedState), &found);
 	if (!found)
 	{
 		pg_atomic_init_u64(&shared_state->generation, 0);
 		ConditionVariableInit(&shared_state->jobs_ready);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
@@ -156,23 +141,12 @@ WakeupSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * InitWakeup installs the shared-memory hooks when pgjobs is being
- * preloaded, and the commit callback in every backend that loads it.
+ * InitWakeup installs the commit callbacks in every backend that loads
+ * pgjobs.
  */
 void
 InitWakeup(void)
 {
-	if (process_shared_preload_libraries_in_progress)
-	{
-#if PG_VERSION_NUM >= 150000
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = RequestSharedState;
-#else
-		RequestSharedState();
-#endif
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = StartupSharedState;
-	}
 	RegisterXactCallback(WakeupXactCallback, NULL);
 	RegisterSubXactCallback(WakeupSubXactCallback, NULL);
 }
