@@ -1231,6 +1231,29 @@ StartClaim(ClaimCursor *cc)
 }
 
 /*
+ * RunClaim runs a claim whose first n parameters are in values (and
+ * nulls): from_plan, with the claim cursor *cc read by StartClaim appended
+ * as its last three, when there is a cursor; head_plan otherwise.  values
+ * and nulls must have room for three more.  Call with SPI connected.
+ */
+static void
+RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
+		 char *nulls, int n, ClaimCursor *cc)
+{
+	if (!StartClaim(cc))
+	{
+		ExecutePlan(head_plan, values, nulls, SPI_OK_SELECT);
+		return;
+	}
+	values[n] = Int32GetDatum(cc->key.priority);
+	values[n + 1] = TimestampTzGetDatum(cc->key.scheduled_at);
+	values[n + 2] = Int64GetDatum(cc->key.job_id);
+	if (nulls != NULL)
+		nulls[n] = nulls[n + 1] = nulls[n + 2] = ' ';
+	ExecutePlan(from_plan, values, nulls, SPI_OK_SELECT);
+}
+
+/*
  * LastClaimKey returns the claim key of the last row of the last SPI
  * result, a claim's, whose rows are in claim order.  False if it has none.
  */
@@ -1338,17 +1361,9 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		values[n++] = PointerGetDatum(like_pattern);
 
 	ConnectSPI();
-	if (StartClaim(&cc))
-	{
-		values[n++] = Int32GetDatum(cc.key.priority);
-		values[n++] = TimestampTzGetDatum(cc.key.scheduled_at);
-		values[n++] = Int64GetDatum(cc.key.job_id);
-		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
-					values, NULL, SPI_OK_SELECT);
-	}
-	else
-		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM, values, NULL,
-					SPI_OK_SELECT);
+	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
+			 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
+			 values, NULL, n, &cc);
 	claimed = SPI_processed;
 	have_last = LastClaimKey(&last);
 	CopyResultRows(out, out_desc);
@@ -2132,17 +2147,9 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	nulls[n++] = allowed_isnull ? 'n' : ' ';
 
 	ConnectSPI();
-	if (StartClaim(&cc))
-	{
-		values[n++] = Int32GetDatum(cc.key.priority);
-		values[n++] = TimestampTzGetDatum(cc.key.scheduled_at);
-		values[n++] = Int64GetDatum(cc.key.job_id);
-		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
-					values, nulls, SPI_OK_SELECT);
-	}
-	else
-		ExecutePlan(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
-					values, nulls, SPI_OK_SELECT);
+	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
+			 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
+			 values, nulls, n, &cc);
 	claimed = SPI_processed;
 	have_last = LastClaimKey(&last);
 	CopyResultRows(out, out_desc);
