@@ -55,4 +55,13 @@ PgjobsConditionVariableTimedSleep(ConditionVariable *cv, long timeout,
 }
 #endif
 
+/*
+ * The oldest transaction whose deletions VACUUM of a relation cannot remove
+ * yet: GetOldestNonRemovableTransactionId since 14, GetOldestXmin before.
+ */
+#if PG_VERSION_NUM < 140000
+#define GetOldestNonRemovableTransactionId(rel) \
+	GetOldestXmin((rel), PROCARRAY_FLAGS_VACUUM)
+#endif
+
 #endif							/* PGJOBS_COMPAT_H */

@@ -15,7 +15,9 @@
  *	  rows.  Every claimed and every finished job leaves a dead row version,
  *	  and the dead entries at the head of the claim index slow every claim
  *	  until VACUUM removes them; autovacuum looks at a table at most once a
- *	  minute (autovacuum_naptime), far too seldom for a busy queue.
+ *	  minute (autovacuum_naptime), far too seldom for a busy queue.  While
+ *	  an old snapshot keeps the last VACUUM from removing anything, it
+ *	  waits for the snapshot to go instead of reading the table again.
  *
  * Without the worker everything still works: consume expires lazily,
  * jobs.maintain() does one pass on demand, and autovacuum vacuums.
@@ -29,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
@@ -43,14 +47,17 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "pgjobs.h"
 
 PGDLLEXPORT void pgjobs_maintenance_main(Datum main_arg);
@@ -60,6 +67,9 @@ PGDLLEXPORT void pgjobs_maintenance_main(Datum main_arg);
 
 /* Dead rows in the queue that its last VACUUM here could not remove. */
 static int64 dead_left_by_vacuum = 0;
+
+/* The removal horizon of the queue when this worker last vacuumed it. */
+static TransactionId horizon_at_vacuum = InvalidTransactionId;
 
 /* Memory for one maintenance pass, outside its transactions; reset after. */
 static MemoryContext MaintenanceContext = NULL;
@@ -223,6 +233,27 @@ PruneFinishedJobs(void)
 }
 
 /*
+ * QueueRemovalHorizon returns the oldest transaction whose deletions a
+ * VACUUM of jobs.job_queue could not remove now (held back by the oldest
+ * snapshot, prepared transaction or replication slot), or
+ * InvalidTransactionId if there is no queue.  Call in a transaction.
+ */
+static TransactionId
+QueueRemovalHorizon(void)
+{
+	Oid			relid = get_relname_relid("job_queue", get_namespace_oid("jobs", true));
+	Relation	rel;
+	TransactionId horizon;
+
+	if (!OidIsValid(relid))
+		return InvalidTransactionId;
+	rel = table_open(relid, AccessShareLock);
+	horizon = GetOldestNonRemovableTransactionId(rel);
+	table_close(rel, AccessShareLock);
+	return horizon;
+}
+
+/*
  * VacuumQueueIfNeeded vacuums jobs.job_queue when it holds at least
  * pgjobs.queue_vacuum_threshold dead rows, skipping it if another VACUUM
  * (autovacuum, say) holds it.  VACUUM runs its own transactions: it is
@@ -233,6 +264,7 @@ static void
 VacuumQueueIfNeeded(void)
 {
 	int64		dead;
+	TransactionId horizon;
 	VacuumStmt *stmt;
 	ParseState *pstate;
 
@@ -241,6 +273,7 @@ VacuumQueueIfNeeded(void)
 
 	BeginWork("pgjobs maintenance: checking the queue");
 	dead = CatalogQueueDeadRows();
+	horizon = QueueRemovalHorizon();
 	EndWork();
 
 	/*
@@ -248,6 +281,16 @@ VacuumQueueIfNeeded(void)
 	 * still sees them) are counted again: vacuum only for as many new ones.
 	 */
 	if (dead - dead_left_by_vacuum < pgjobs_queue_vacuum_threshold)
+		return;
+
+	/*
+	 * While the snapshot that held the last VACUUM back is still held (the
+	 * horizon has not moved), every row that died since is newer than it
+	 * and this VACUUM would remove nothing, only read the whole table and
+	 * its indexes again: wait for the horizon to move.
+	 */
+	if (TransactionIdIsValid(horizon_at_vacuum) && TransactionIdIsValid(horizon) &&
+		!TransactionIdFollows(horizon, horizon_at_vacuum))
 		return;
 
 	/*
@@ -283,6 +326,7 @@ VacuumQueueIfNeeded(void)
 	BeginWork("pgjobs maintenance: checking the queue");
 	dead_left_by_vacuum = CatalogQueueDeadRows();
 	EndWork();
+	horizon_at_vacuum = horizon;
 }
 
 /*

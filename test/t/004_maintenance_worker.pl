@@ -35,6 +35,9 @@
 use strict;
 use warnings;
 
+use File::Basename;
+use lib dirname(__FILE__);
+use PgjobsSession;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -344,6 +347,39 @@ is( sql(q{SELECT autovacuum_count || '|' || (n_dead_tup < 500) || '|' || (last_v
 sleep 1;
 my ($vac1) = split /\|/, vacuums();
 cmp_ok($vac1, '<=', $vac0 + 1, 'vacuum: once below the threshold, not vacuumed again and again');
+
+# While a snapshot holds back what VACUUM could remove, the worker does not
+# vacuum the queue again and again for nothing: once at most, then not
+# until the snapshot is gone.
+# make_dead N publishes, claims and acks N jobs (2 N dead rows).
+sub make_dead
+{
+	my ($n) = @_;
+	sql(qq{SELECT count(*) FROM jobs.publish_bulk(ARRAY(
+	         SELECT ROW('vac.held', NULL, NULL, 3600, 500, NULL)::jobs.bulk_job
+	           FROM generate_series(1, $n)))});
+	sql(q{SELECT count(*) FROM jobs.ack_batch(ARRAY(
+	         SELECT job_id FROM jobs.consume_topic('vac.held', 100000)))});
+}
+my $holder = PgjobsSession::open_session($node);
+$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$holder->query_safe('SELECT count(*) FROM jobs.job_queue');
+my ($vac2) = split /\|/, vacuums();
+make_dead(600);
+sleep 1.5;
+my ($vac3) = split /\|/, vacuums();
+cmp_ok($vac3, '<=', $vac2 + 1, 'vacuum: a held snapshot: at most one VACUUM for the first 1200 dead rows');
+make_dead(600);
+make_dead(600);
+sleep 1.5;
+is((split /\|/, vacuums())[0], $vac3,
+	'vacuum: none for 2400 more while the snapshot that held the last one back is still held');
+$holder->query_safe('COMMIT');
+promptly('vacuum: once the snapshot is gone the worker vacuums again',
+	poll_until($node,
+		qq{SELECT vacuum_count > $vac3 FROM pg_stat_user_tables
+		    WHERE relid = 'jobs.job_queue'::regclass}));
+$holder->quit;
 
 # ---------------------------------------------------------------------------
 # SIGKILL of the worker: crash recovery, jobs intact, the worker back
