@@ -146,10 +146,11 @@
 	")" \
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
 
-/* The columns of a claim's rows that make up its claim key. */
+/* The columns of a claim's rows that make up its claim key, and its lease. */
 #define CLAIM_COL_JOB_ID		1
 #define CLAIM_COL_PRIORITY		6
 #define CLAIM_COL_SCHEDULED_AT	9
+#define CLAIM_COL_EXPIRES_AT	10
 
 /*
  * The claim an ack or nack ends is still current: the job is running, its
@@ -282,6 +283,7 @@ typedef enum CatalogPlanId
 	PLAN_FAIL,
 	PLAN_DIAGNOSE,
 	PLAN_NEXT_WAKEUP,
+	PLAN_LEASE_FLOOR,
 	PLAN_PRUNE,
 	PLAN_DEAD_ROWS,
 	/* schema 1.1 */
@@ -367,12 +369,13 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"WITH target AS MATERIALIZED ("
 		"  SELECT job_id FROM jobs.job_queue"
 		"   WHERE status" EQ "'running' AND expires_at" LT "$1"
+		"     AND expires_at" GE "$3"
 		"   ORDER BY expires_at"
 		"   LIMIT $2"
 		"   FOR UPDATE SKIP LOCKED"
 		")" FAIL_JOBS_TAIL("pg_catalog.format('job timed out after %s seconds', q.timeout)",
 						   "NULL"),
-		2, {TIMESTAMPTZOID, INT4OID}
+		3, {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 	},
 	[PLAN_FINISH] = {
 		"WITH done AS ("
@@ -413,7 +416,10 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	 * scheduled_at of a pending job or expires_at of a running one.  The
 	 * claim index is ordered by priority first, so the earliest due time is
 	 * found by walking the distinct priorities (a loose index scan) and
-	 * taking the first future time within each.
+	 * taking the first future time within each.  The earliest lease end is
+	 * looked up only when $2 says so: with a valid expiry floor in the
+	 * future the floor stands for it (cursor.c), and a CASE branch not
+	 * taken never runs its InitPlan.
 	 */
 	[PLAN_NEXT_WAKEUP] = {
 		"WITH RECURSIVE prio(p) AS ("
@@ -433,9 +439,21 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"           AND q.scheduled_at" GT "$1"
 		"         ORDER BY q.priority DESC, q.scheduled_at LIMIT 1))"
 		"      FROM prio WHERE prio.p IS NOT NULL),"
+		"   CASE WHEN $2 THEN"
 		"   (SELECT q.expires_at FROM jobs.job_queue q"
 		"     WHERE q.status" EQ "'running' AND q.expires_at" GT "$1"
-		"     ORDER BY q.expires_at LIMIT 1))",
+		"     ORDER BY q.expires_at LIMIT 1) END)",
+		2, {TIMESTAMPTZOID, BOOLOID}
+	},
+	/*
+	 * The earliest lease end at or after $1 among running jobs: what the
+	 * expiry floor moves up to after a pass, or down to in its periodic
+	 * check ($1 = -infinity).  NULL when there is none.
+	 */
+	[PLAN_LEASE_FLOOR] = {
+		"SELECT expires_at FROM jobs.job_queue"
+		" WHERE status" EQ "'running' AND expires_at" GE "$1"
+		" ORDER BY expires_at LIMIT 1",
 		1, {TIMESTAMPTZOID}
 	},
 	[PLAN_PRUNE] = {
@@ -482,12 +500,13 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"WITH target AS MATERIALIZED ("
 		"  SELECT job_id FROM jobs.job_queue"
 		"   WHERE status" EQ "'running' AND expires_at" LT "$1"
+		"     AND expires_at" GE "$3"
 		"   ORDER BY expires_at"
 		"   LIMIT $2"
 		"   FOR UPDATE SKIP LOCKED"
 		")" FAIL_JOBS_TAIL_1_1("pg_catalog.format('job timed out after %s seconds', q.timeout)",
 							   "NULL"),
-		2, {TIMESTAMPTZOID, INT4OID}
+		3, {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 	},
 	[PLAN_DIAGNOSE_1_1] = {
 		"SELECT status, expires_at" LT "$1, timeout::pg_catalog.text, attempts,"
@@ -1281,6 +1300,31 @@ LastClaimKey(ClaimKey *key)
 }
 
 /*
+ * NoteClaimedLeases notes the earliest lease end among the rows of the last
+ * SPI result, a claim's: its commit lowers the expiry floor to it.
+ */
+static void
+NoteClaimedLeases(void)
+{
+	TimestampTz earliest = DT_NOEND;
+	uint64		row;
+
+	if (SPI_tuptable == NULL)
+		return;
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+									  CLAIM_COL_EXPIRES_AT, &isnull);
+
+		if (!isnull)
+			earliest = Min(earliest, DatumGetTimestampTz(d));
+	}
+	if (earliest != DT_NOEND)
+		NoteLeaseSet(earliest);
+}
+
+/*
  * AdvanceAfterClaim moves the claim cursor after a claim that read *cc and
  * claimed up to key (cursor.c).  Only a claim whose snapshot was taken
  * after it read the cursor can: under REPEATABLE READ or SERIALIZABLE the
@@ -1366,6 +1410,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 			 values, NULL, n, &cc);
 	claimed = SPI_processed;
 	have_last = LastClaimKey(&last);
+	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
 	if (have_last)
@@ -1378,18 +1423,20 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 
 /*
  * CatalogExpireJobs reclaims up to limit running jobs whose lease ended
- * before now, skipping rows other sessions hold, and returns how many it
- * reclaimed.  Each counts as a failed attempt.
+ * before now, and not before from (DT_NOBEGIN: all), skipping rows other
+ * sessions hold, and returns how many it reclaimed.  Each counts as a
+ * failed attempt.
  */
 int64
-CatalogExpireJobs(TimestampTz now, int32 limit)
+CatalogExpireJobs(TimestampTz now, int32 limit, TimestampTz from)
 {
-	Datum		values[2];
+	Datum		values[3];
 	int64		count;
 	bool		count_ends;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(limit);
+	values[2] = TimestampTzGetDatum(from);
 
 	count_ends = EndsCounted();
 	ConnectSPI();
@@ -1413,12 +1460,17 @@ CatalogExpireJobs(TimestampTz now, int32 limit)
 TimestampTz
 CatalogNextWakeup(TimestampTz now)
 {
-	Datum		values[1];
+	Datum		values[2];
 	Datum		d;
 	bool		isnull;
 	TimestampTz result = DT_NOEND;
+	TimestampTz floor = ExpiryFloorPeek();
 
+	/* a floor in the future is early enough for the next lease end */
 	values[0] = TimestampTzGetDatum(now);
+	values[1] = BoolGetDatum(floor <= now);
+	if (floor > now)
+		result = floor;
 
 	ConnectSPI();
 	ExecutePlan(PLAN_NEXT_WAKEUP, values, NULL, SPI_OK_SELECT);
@@ -1426,6 +1478,34 @@ CatalogNextWakeup(TimestampTz now)
 		elog(ERROR, "pgjobs: next wake-up query returned " UINT64_FORMAT " rows",
 			 (uint64) SPI_processed);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = Min(result, DatumGetTimestampTz(d));
+	FinishSPI();
+
+	return result;
+}
+
+/*
+ * CatalogLeaseFloor returns the earliest lease end at or after from among
+ * the running jobs the current snapshot sees, DT_NOEND if there is none.
+ */
+TimestampTz
+CatalogLeaseFloor(TimestampTz from)
+{
+	Datum		values[1];
+	Datum		d = (Datum) 0;
+	bool		isnull = true;
+	TimestampTz result = DT_NOEND;
+
+	values[0] = TimestampTzGetDatum(from);
+
+	ConnectSPI();
+	ExecutePlan(PLAN_LEASE_FLOOR, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 1 || SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: lease floor query returned " UINT64_FORMAT " rows",
+			 (uint64) SPI_processed);
+	if (SPI_processed == 1)
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		result = DatumGetTimestampTz(d);
 	FinishSPI();
@@ -1930,6 +2010,7 @@ CatalogTouchJob(int64 job_id, int32 attempt, TimestampTz now, double extend,
 		if (isnull)
 			elog(ERROR, "pgjobs: touch returned a NULL lease");
 		*expires_at = DatumGetTimestampTz(d);
+		NoteLeaseSet(*expires_at);
 	}
 	FinishSPI();
 
@@ -2152,6 +2233,7 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 			 values, nulls, n, &cc);
 	claimed = SPI_processed;
 	have_last = LastClaimKey(&last);
+	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
 	{

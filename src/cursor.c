@@ -65,6 +65,33 @@
  * interval while claims go on.  The check walks the dead entries from the
  * head once, in one backend, instead of every claim walking them.
  *
+ * The expiry floor
+ * ----------------
+ * Lease expiry has the same trouble with job_queue_running_idx
+ * (expires_at), whose dead entries are those of every job acked since the
+ * last VACUUM: a pass that looks for running jobs with expires_at < now
+ * from the head of the index walks every such entry whose lease would have
+ * ended by now, one heap visit each while a snapshot is held.  Shared
+ * memory also keeps, per database, an expiry floor, with this invariant:
+ *
+ *	  No running job whose lease ends before the floor exists, visible,
+ *	  except one expired by a transaction still in progress that resets
+ *	  the floor if it rolls back.
+ *
+ * A pass (expire.c) reads from the floor on, and while the floor is in the
+ * future it has nothing to do and reads nothing at all.  After a pass, in a
+ * READ COMMITTED snapshot taken after it read the floor, it moves the floor
+ * up to the earliest lease end left at or after where it read from (a row
+ * it skipped because another session held it counts too), lowered by the
+ * lowerings since its read, as the claim cursor's claims do.  The floor is
+ * lowered once visible to others, after the commit, to the earliest lease
+ * end a transaction set (a claim, a touch); a rolled-back or prepared
+ * transaction that ran a pass resets it, and so do jobs.wake_consumers()
+ * and a subtransaction rollback after a pass.  What pgjobs cannot see (a
+ * direct write, COMMIT PREPARED of a claim) is caught by the periodic
+ * check: every pgjobs.claim_cursor_check_interval one pass first looks for
+ * the earliest lease end from the head and lowers the floor to it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -89,6 +116,16 @@
 /* Claim keys of distinct priorities a transaction remembers for its commit. */
 #define NOTED_PRIORITIES	16
 
+/* Lowerings of the expiry floor a pass can account for. */
+#define EXPIRY_FLOOR_RING	64
+
+/* A lowering of an expiry floor: to floor, or a reset. */
+typedef struct FloorLowering
+{
+	TimestampTz floor;
+	bool		reset;
+} FloorLowering;
+
 /* A lowering of a claim cursor: to key, or a reset. */
 typedef struct CursorLowering
 {
@@ -106,6 +143,12 @@ typedef struct CursorSlot
 	TimestampTz checked_at;		/* last periodic check or reset */
 	TimestampTz used_at;		/* last read */
 	CursorLowering ring[CLAIM_CURSOR_RING];
+	/* the expiry floor */
+	bool		floor_valid;	/* floor is a floor; else passes read from the head */
+	TimestampTz floor;
+	uint64		floor_seq;		/* lowerings so far; never goes back */
+	TimestampTz floor_checked_at;	/* last periodic check or reset */
+	FloorLowering floor_ring[EXPIRY_FLOOR_RING];
 } CursorSlot;
 
 typedef struct CursorSharedState
@@ -121,6 +164,8 @@ static ClaimKey xact_keys[NOTED_PRIORITIES];
 static int	xact_nkeys = 0;
 static bool xact_reset_at_commit = false;
 static bool xact_pending_locked = false;
+static TimestampTz xact_lease_floor = DT_NOEND;	/* earliest lease end set */
+static bool xact_expiry_pass = false;
 
 /*
  * CursorShmemSize is the shared memory the cursor table needs (shmem.c).
@@ -172,7 +217,7 @@ ClaimKeyLess(const ClaimKey *a, const ClaimKey *b)
  * no slot.  Call with the mutex held.
  *
  * A slot taken over keeps counting its lowerings on, from one ring's worth
- * further, so that no claim that read it before can move it.
+ * further, so that no claim or pass that read it before can move it.
  */
 static CursorSlot *
 FindSlot(bool create, TimestampTz now)
@@ -197,6 +242,9 @@ FindSlot(bool create, TimestampTz now)
 	free_slot->seq += CLAIM_CURSOR_RING;
 	free_slot->checked_at = now;
 	free_slot->used_at = now;
+	free_slot->floor_valid = false;
+	free_slot->floor_seq += EXPIRY_FLOOR_RING;
+	free_slot->floor_checked_at = now;
 	return free_slot;
 }
 
@@ -401,6 +449,7 @@ void
 ResetClaimCursor(void)
 {
 	ClaimCursorLower(NULL);
+	ExpiryFloorLower(NULL);
 	xact_reset_at_commit = true;
 }
 
@@ -421,18 +470,31 @@ ClaimCursorXactEnd(XactEvent event)
 	if (event == XACT_EVENT_COMMIT)
 	{
 		if (xact_reset_at_commit)
+		{
 			ClaimCursorLower(NULL);
+			ExpiryFloorLower(NULL);
+		}
 		else
 		{
 			for (i = 0; i < xact_nkeys; i++)
 				ClaimCursorLower(&xact_keys[i]);
+			if (xact_lease_floor != DT_NOEND)
+				ExpiryFloorLower(&xact_lease_floor);
 		}
 	}
-	else if (event == XACT_EVENT_ABORT && xact_pending_locked)
-		ClaimCursorLower(NULL);
+	else
+	{
+		if (event == XACT_EVENT_ABORT && xact_pending_locked)
+			ClaimCursorLower(NULL);
+		/* the jobs it expired may be running again, below the floor */
+		if (xact_expiry_pass)
+			ExpiryFloorLower(NULL);
+	}
 	xact_nkeys = 0;
 	xact_reset_at_commit = false;
 	xact_pending_locked = false;
+	xact_lease_floor = DT_NOEND;
+	xact_expiry_pass = false;
 }
 
 /*
@@ -445,4 +507,195 @@ ClaimCursorSubXactAbort(void)
 {
 	if (xact_pending_locked)
 		ClaimCursorLower(NULL);
+	if (xact_expiry_pass)
+		ExpiryFloorLower(NULL);
+}
+
+/*
+ * ExpiryFloorRead reads this database's expiry floor into *ef and returns
+ * whether a pass can read from ef->floor.  ef->tracked says whether the pass
+ * may move the floor afterwards (ExpiryFloorAdvance), ef->check that this
+ * pass is the one to run the periodic check first: only a READ COMMITTED
+ * one, whose statements see what committed before them.  Without shared
+ * memory, or with pgjobs.expiry_floor off, there is no floor.
+ */
+bool
+ExpiryFloorRead(ExpiryFloor *ef)
+{
+	CursorSlot *slot;
+	TimestampTz now;
+
+	memset(ef, 0, sizeof(*ef));
+	if (cursor_state == NULL || !pgjobs_expiry_floor)
+		return false;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(true, now);
+	if (slot != NULL)
+	{
+		slot->used_at = now;
+		if (slot->floor_valid && pgjobs_claim_cursor_check_interval > 0 &&
+			!IsolationUsesXactSnapshot() &&
+			now - slot->floor_checked_at >=
+			(TimestampTz) pgjobs_claim_cursor_check_interval * 1000)
+		{
+			slot->floor_checked_at = now;
+			ef->check = true;
+		}
+		ef->tracked = true;
+		ef->valid = slot->floor_valid;
+		ef->floor = slot->floor;
+		ef->seq = slot->floor_seq;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+	return ef->valid;
+}
+
+/*
+ * ExpiryFloorAhead tells whether this database's expiry floor is later than
+ * now and no periodic check is due: a pass would find nothing to do.
+ */
+bool
+ExpiryFloorAhead(TimestampTz now)
+{
+	CursorSlot *slot;
+	bool		ahead = false;
+
+	if (cursor_state == NULL || !pgjobs_expiry_floor)
+		return false;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL && slot->floor_valid && slot->floor > now)
+		ahead = (pgjobs_claim_cursor_check_interval <= 0 ||
+				 now - slot->floor_checked_at <
+				 (TimestampTz) pgjobs_claim_cursor_check_interval * 1000);
+	SpinLockRelease(&cursor_state->mutex);
+	return ahead;
+}
+
+/*
+ * ExpiryFloorPeek returns this database's expiry floor, DT_NOBEGIN if there
+ * is none: no running job's lease ends before it, but for what the
+ * periodic check has yet to find.
+ */
+TimestampTz
+ExpiryFloorPeek(void)
+{
+	CursorSlot *slot;
+	TimestampTz floor = DT_NOBEGIN;
+
+	if (cursor_state == NULL || !pgjobs_expiry_floor)
+		return DT_NOBEGIN;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL && slot->floor_valid)
+		floor = slot->floor;
+	SpinLockRelease(&cursor_state->mutex);
+	return floor;
+}
+
+/*
+ * ExpiryFloorAdvance moves the floor up to floor, the earliest lease end a
+ * pass that read *ef found at or after where it read from, lowered by
+ * every lowering since the read; not at all after a reset, or when too
+ * many lowerings happened to tell.  Two passes' floors are both lower
+ * bounds, so the floor keeps the higher.
+ */
+void
+ExpiryFloorAdvance(const ExpiryFloor *ef, TimestampTz floor)
+{
+	CursorSlot *slot;
+
+	if (cursor_state == NULL || !ef->tracked)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL && slot->floor_seq - ef->seq < EXPIRY_FLOOR_RING)
+	{
+		uint64		s;
+		bool		reset = false;
+
+		for (s = ef->seq + 1; s <= slot->floor_seq; s++)
+		{
+			FloorLowering *l = &slot->floor_ring[s % EXPIRY_FLOOR_RING];
+
+			if (l->reset)
+			{
+				reset = true;
+				break;
+			}
+			floor = Min(floor, l->floor);
+		}
+		if (!reset)
+		{
+			if (slot->floor_valid)
+				slot->floor = Max(slot->floor, floor);
+			else if (!ef->valid)
+			{
+				/* a pass that read no floor read from the head */
+				slot->floor = floor;
+				slot->floor_valid = true;
+			}
+		}
+	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * ExpiryFloorLower lowers this database's expiry floor to *floor at once,
+ * or resets it when floor is NULL.  Call it only once the leases that end
+ * there are visible to others.
+ */
+void
+ExpiryFloorLower(const TimestampTz *floor)
+{
+	CursorSlot *slot;
+	TimestampTz now;
+
+	if (cursor_state == NULL)
+		return;
+	now = floor == NULL ? GetCurrentTimestamp() : 0;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL)
+	{
+		FloorLowering *l;
+
+		slot->floor_seq++;
+		l = &slot->floor_ring[slot->floor_seq % EXPIRY_FLOOR_RING];
+		l->reset = (floor == NULL);
+		l->floor = floor != NULL ? *floor : DT_NOBEGIN;
+		if (floor == NULL)
+		{
+			slot->floor_valid = false;
+			slot->floor_checked_at = now;
+		}
+		else if (slot->floor_valid && *floor < slot->floor)
+			slot->floor = *floor;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * NoteLeaseSet records that the current transaction made a job running
+ * with a lease that ends at expires_at, or moved its end there: its commit
+ * lowers the expiry floor to the earliest such end.
+ */
+void
+NoteLeaseSet(TimestampTz expires_at)
+{
+	if (cursor_state != NULL)
+		xact_lease_floor = Min(xact_lease_floor, expires_at);
+}
+
+/*
+ * NoteExpiryPass records that the current transaction is about to expire
+ * jobs: if it, or a subtransaction, rolls back, or it is prepared, the
+ * floor is reset (the jobs it expired may be running again).  Call it
+ * before the statement runs, so that an error in it counts too.
+ */
+void
+NoteExpiryPass(void)
+{
+	xact_expiry_pass = true;
 }

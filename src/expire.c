@@ -9,7 +9,9 @@
  * pgjobs.consume_expire_interval per backend, and jobs.expire() reclaims
  * them all on demand.  Rows other sessions hold are skipped, never waited
  * for; an ack racing the expiry of the same job locks the same row, so
- * exactly one of them takes effect.
+ * exactly one of them takes effect.  With pgjobs preloaded, passes start
+ * at the expiry floor (cursor.c), and while it is in the future consume's
+ * and the maintenance worker's passes have nothing to read.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +46,11 @@ ExpireJobsIfDue(TimestampTz now, bool force)
 		!TimestampDifferenceExceeds(last_consume_expire, now,
 									pgjobs_consume_expire_interval))
 		return;
+	if (ExpiryFloorAhead(now))
+	{
+		last_consume_expire = now;
+		return;					/* no lease has ended yet */
+	}
 
 	/*
 	 * The pass is a courtesy to the queue, not the consumer's business: it
@@ -60,7 +67,7 @@ ExpireJobsIfDue(TimestampTz now, bool force)
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
-			if (CatalogExpireJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH) > 0)
+			if (ReclaimExpiredJobs(now, PGJOBS_CONSUME_EXPIRE_BATCH, false) > 0)
 				NoteJobsReadied();
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
@@ -91,6 +98,45 @@ ExpireJobsIfDue(TimestampTz now, bool force)
 }
 
 /*
+ * ReclaimExpiredJobs reclaims up to limit running jobs whose lease ended
+ * before now and returns how many.  Unless whole is set it reads from the
+ * expiry floor, and not at all while the floor is later than now; a pass
+ * that got through (fewer than limit) under READ COMMITTED then moves the
+ * floor up to the earliest lease end left.  A whole pass reads from the
+ * head, and sets the floor even when there was none.  When the periodic
+ * check is due, it runs first.  Call it in a transaction it may write in.
+ */
+int64
+ReclaimExpiredJobs(TimestampTz now, int32 limit, bool whole)
+{
+	ExpiryFloor ef;
+	TimestampTz from = DT_NOBEGIN;
+	int64		count;
+
+	if (ExpiryFloorRead(&ef) && ef.check)
+	{
+		/* leases set behind pgjobs' back end below the floor too */
+		TimestampTz lowest = Min(CatalogLeaseFloor(DT_NOBEGIN), ef.floor);
+
+		ExpiryFloorLower(&lowest);
+		(void) ExpiryFloorRead(&ef);
+	}
+	if (whole)
+		ef.valid = false;
+	if (ef.valid)
+	{
+		if (ef.floor > now)
+			return 0;
+		from = ef.floor;
+	}
+	NoteExpiryPass();
+	count = CatalogExpireJobs(now, limit, from);
+	if (count < limit && ef.tracked && !IsolationUsesXactSnapshot())
+		ExpiryFloorAdvance(&ef, CatalogLeaseFloor(from));
+	return count;
+}
+
+/*
  * pgjobs_expire reclaims every expired job, a batch per statement, and
  * returns how many it reclaimed.
  *
@@ -106,7 +152,7 @@ pgjobs_expire(PG_FUNCTION_ARGS)
 	do
 	{
 		CHECK_FOR_INTERRUPTS();
-		count = CatalogExpireJobs(now, PGJOBS_EXPIRE_BATCH);
+		count = ReclaimExpiredJobs(now, PGJOBS_EXPIRE_BATCH, true);
 		total += count;
 	} while (count == PGJOBS_EXPIRE_BATCH);
 	if (total > 0)
@@ -141,7 +187,7 @@ pgjobs_maintain(PG_FUNCTION_ARGS)
 	do
 	{
 		CHECK_FOR_INTERRUPTS();
-		count = CatalogExpireJobs(now, PGJOBS_EXPIRE_BATCH);
+		count = ReclaimExpiredJobs(now, PGJOBS_EXPIRE_BATCH, false);
 		expired += count;
 	} while (count == PGJOBS_EXPIRE_BATCH);
 	if (expired > 0)

@@ -41,6 +41,7 @@ int			pgjobs_queue_vacuum_threshold = 10000;
 /* The claim cursor (cursor.c). */
 bool		pgjobs_claim_cursor = true;
 int			pgjobs_claim_cursor_check_interval = 10000;
+bool		pgjobs_expiry_floor = true;
 
 static const struct config_enum_entry notify_options[] = {
 	{"off", PGJOBS_NOTIFY_OFF, false},
@@ -165,13 +166,22 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pgjobs.claim_cursor_check_interval",
-							"Time between two checks for claimable jobs below the claim cursor.",
-							"Bounds how long a job made claimable behind pgjobs' back (a direct write without jobs.wake_consumers, a prepared transaction) can be passed over; 0: never checked.",
+							"Time between two checks for claimable jobs below the claim cursor, and for leases ending below the expiry floor.",
+							"Bounds how long a job made claimable, or a lease set, behind pgjobs' back (a direct write without jobs.wake_consumers, a prepared transaction) can be passed over; 0: never checked.",
 							&pgjobs_claim_cursor_check_interval,
 							10000, 0, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgjobs.expiry_floor",
+							 "Start lease expiry passes at the shared expiry floor rather than at the head of the expiry index.",
+							 "Needs pgjobs in shared_preload_libraries; off, every pass reads the index from its head.",
+							 &pgjobs_expiry_floor,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgjobs");
 

@@ -59,6 +59,7 @@ extern int	pgjobs_retention;
 extern int	pgjobs_queue_vacuum_threshold;
 extern bool pgjobs_claim_cursor;
 extern int	pgjobs_claim_cursor_check_interval;
+extern bool pgjobs_expiry_floor;
 
 /* pgjobs.notify levels: which job events are sent with NOTIFY */
 #define PGJOBS_NOTIFY_OFF		0
@@ -135,8 +136,9 @@ extern void CatalogInsertJobs(Datum jobs, Oid array_type,
 							  char **tasks, int ntasks);
 extern uint64 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
-extern int64 CatalogExpireJobs(TimestampTz now, int32 limit);
+extern int64 CatalogExpireJobs(TimestampTz now, int32 limit, TimestampTz from);
 extern TimestampTz CatalogNextWakeup(TimestampTz now);
+extern TimestampTz CatalogLeaseFloor(TimestampTz from);
 extern int64 CatalogPruneJobs(TimestampTz cutoff, int32 limit);
 extern int64 CatalogQueueDeadRows(void);
 extern bool CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
@@ -231,6 +233,24 @@ extern void ResetClaimCursor(void);
 extern void ClaimCursorXactEnd(XactEvent event);
 extern void ClaimCursorSubXactAbort(void);
 
+/* cursor.c: the expiry floor, where lease expiry starts reading */
+typedef struct ExpiryFloor
+{
+	bool		tracked;		/* the pass may move the floor afterwards */
+	bool		valid;			/* read from floor; else from the head */
+	bool		check;			/* run the periodic check first */
+	TimestampTz floor;
+	uint64		seq;			/* lowerings before the read */
+} ExpiryFloor;
+
+extern bool ExpiryFloorRead(ExpiryFloor *ef);
+extern bool ExpiryFloorAhead(TimestampTz now);
+extern TimestampTz ExpiryFloorPeek(void);
+extern void ExpiryFloorAdvance(const ExpiryFloor *ef, TimestampTz floor);
+extern void ExpiryFloorLower(const TimestampTz *floor);
+extern void NoteLeaseSet(TimestampTz expires_at);
+extern void NoteExpiryPass(void);
+
 /* limits.c */
 extern void InitLimits(void);
 extern Size LimitsShmemSize(void);
@@ -247,6 +267,7 @@ extern void RegisterMaintenanceWorkers(void);
 
 /* expire.c */
 extern void ExpireJobsIfDue(TimestampTz now, bool force);
+extern int64 ReclaimExpiredJobs(TimestampTz now, int32 limit, bool whole);
 
 /* retry.c */
 extern Interval *NextBackoff(int32 attempt);

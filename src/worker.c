@@ -174,12 +174,14 @@ ExpireLapsedJobs(void)
 {
 	int			batch;
 
+	if (ExpiryFloorAhead(GetCurrentTimestamp()))
+		return;					/* no lease has ended yet */
 	for (batch = 0; batch < MAX_BATCHES_PER_PASS; batch++)
 	{
 		int64		count;
 
 		BeginWork("pgjobs maintenance: expiring lapsed leases");
-		count = CatalogExpireJobs(GetCurrentTimestamp(), PGJOBS_EXPIRE_BATCH);
+		count = ReclaimExpiredJobs(GetCurrentTimestamp(), PGJOBS_EXPIRE_BATCH, false);
 		if (count > 0)
 			NoteJobsReadied();
 		EndWork();
