@@ -25,7 +25,7 @@
 #               configuration (e.g. --conf "pgjobs.database = 'postgres'"
 #               starts the maintenance worker); printed in the header
 #
-# The full run takes about 13 minutes.  Exits non-zero if the build, the
+# The full run takes about 16 minutes.  Exits non-zero if the build, the
 # cluster, a pgbench run or a sanity check fails; a missed target is
 # reported in the tables, not in the exit status.
 set -u
@@ -248,7 +248,7 @@ release_snapshot() {
     expect "held snapshot: the session still held its snapshot at the end" "$still" 1
 }
 
-CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0
+CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1
 
 # ---------------------------------------------------------------------------
 # Workloads 4 and 8: two pgbench processes at once, HALF producers
@@ -258,7 +258,8 @@ CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0
 # steady TAG LENGTH BACKLOG runs the steady state for LENGTH seconds from
 # the queue as it is, BACKLOG pending jobs (the caller resets and fills
 # it), its consumers running CONS_SCRIPT (with CONS_DEFINES; CONS_HELD: how
-# many jobs each leaves claimed at the end), and sets
+# many jobs each leaves claimed at the end; CONS_BATCH: the most jobs one
+# run completes), and sets
 # PUB_RATE and DONE_RATE (jobs/s over the run), EMPTY (consumer script runs
 # that found no job), and the per-interval table in $WORK/TAG.intervals.
 steady() {
@@ -307,9 +308,10 @@ steady() {
     expect "$tag: failed jobs" "$other" 0
     expect "$tag: jobs acked after more than one attempt" "$retried" 0
     expect "$tag: jobs left running" "$running" "$((CONS_HELD * HALF))"
-    { [ "$succeeded" -gt 0 ] && [ "$succeeded" -le "$cons_x" ]; } ||
+    { [ "$succeeded" -gt 0 ] && [ "$succeeded" -le "$((cons_x * CONS_BATCH))" ]; } ||
         die "sanity check failed: $tag: $succeeded completed from $cons_x consumer runs"
-    EMPTY=$((cons_x - succeeded - CONS_HELD * HALF))
+    EMPTY=0
+    [ "$CONS_BATCH" = 1 ] && EMPTY=$((cons_x - succeeded - CONS_HELD * HALF))
     PUB_RATE=$(calc "$pub_tps")
     DONE_RATE=$(calc "$cons_tps * $succeeded / $cons_x")
 
@@ -328,17 +330,18 @@ steady() {
                 # $4.. the sample at the interval end, $19.. at its start
                 done = $6 - $21
                 printf "%6d | %11.0f | %11.0f | %10.2f | %10d | %10d | %8d | %8.1f | %9.1f | %10s | %7d | %8d\n",
-                    NR * iv, $1 / iv, $2 / iv, ($2 > 0 ? $3 / $2 / 1000 : 0),
+                    NR * iv, $1 / iv, done / ($4 - $19), ($2 > 0 ? $3 / $2 / 1000 : 0),
                     $7, $8, $9, $10 / 1048576, $11 / 1048576,
                     (done > 0 ? sprintf("%.1f", ($13 - $28) / done) : "-"), $12 - v0, $14
             }' >"$WORK/$tag.intervals"
     [ "$(wc -l <"$WORK/$tag.intervals")" = "$n" ] ||
         die "$tag: could not line up $n intervals of pgbench logs and samples"
 
-    # completed jobs/s over the first and the last WINDOW seconds
+    # completed jobs/s over the first and the last WINDOW seconds: jobs
+    # finished between two samples, over the time between them
     local w=$((WINDOW / INTERVAL))
-    FIRST=$(head -n "$w" "$WORK/$tag".cons.[0-9]* | awk -v s="$WINDOW" '{ c += $2 } END { print c / s }')
-    LAST=$(head -n "$n" "$WORK/$tag".cons.[0-9]* | tail -n "$w" | awk -v s="$WINDOW" '{ c += $2 } END { print c / s }')
+    FIRST=$(awk -v a=1 -v b="$((w + 1))" 'NR == a { t = $1; c = $3 } NR == b { print ($3 - c) / ($1 - t) }' "$WORK/$tag.samples")
+    LAST=$(awk -v a="$((n + 1 - w))" -v b="$((n + 1))" 'NR == a { t = $1; c = $3 } NR == b { print ($3 - c) / ($1 - t) }' "$WORK/$tag.samples")
     MAXDEAD=$(awk '{ if ($5 > m) m = $5 } END { print m + 0 }' "$WORK/$tag.samples")
 }
 
@@ -410,16 +413,29 @@ steady chained "$STEADY" "$BACKLOG"
 CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0
 S4C_PUB=$PUB_RATE S4C_DONE=$DONE_RATE S4C_EMPTY=$EMPTY S4C_FIRST=$FIRST S4C_LAST=$LAST
 ceiling
+# the same with consumers that claim up to 50 jobs and ack them with one
+# jobs.ack_batch: two commits a batch
+G4D=$((${#CEILINGS[@]} - 1))
+reset
+prefill "$BACKLOG"
+CONS_SCRIPT=drain_batch.sql CONS_BATCH=50
+steady batch "$STEADY" "$BACKLOG"
+CONS_SCRIPT=drain.sql CONS_BATCH=1
+S4D_PUB=$PUB_RATE S4D_DONE=$DONE_RATE S4D_FIRST=$FIRST S4D_LAST=$LAST
+ceiling
 {
     echo
     echo "4. steady state: $HALF producers (publish, 1 job per transaction) + $HALF consumers"
     echo "   (consume(1) + ack, 2 transactions per job) at once, 2 pgbench processes; $STEADY s from"
     echo "   a backlog of $BACKLOG pending jobs (vacuumed and analyzed), then $COLD s from an empty queue;"
     echo "   then $STEADY s from the backlog again with consumers acking each job in the statement that"
-    echo "   claims the next (jobs.ack_and_consume(1), 1 transaction per job)"
+    echo "   claims the next (jobs.ack_and_consume(1), 1 transaction per job); then $STEADY s from"
+    echo "   the backlog with consumers claiming up to 50 jobs and acking them with one ack_batch"
+    echo "   (consume(50) + ack_batch, 2 transactions per batch)"
     ceiling_note "$G4"
     ceiling_note "$G4B" | sed 's/this group/the empty-queue run/'
     ceiling_note "$G4C" | sed 's/this group/the ack_and_consume run/'
+    ceiling_note "$G4D" | sed 's/this group/the batch run/'
     echo
     fmt="%-34s | %7s | %9s | %-6s | %14s | %s\n"
     # shellcheck disable=SC2059
@@ -447,18 +463,29 @@ ceiling
     # shellcheck disable=SC2059
     printf "$fmt" "ack_and_consume, last/first ${WINDOW} s" "" "" "" \
         "$(printf '%.2f' "$(calc "$S4C_LAST / $S4C_FIRST")")" "-"
+    r=$(ratio_to "$G4D" "$S4D_DONE")
+    # shellcheck disable=SC2059
+    printf "$fmt" "consume(50)+ack_batch: completed" "$HALF+$HALF" "$(printf '%.0f' "$S4D_DONE")" "jobs/s" "$r" ">= 0.5 $(verdict "$r" 0.5)"
+    # shellcheck disable=SC2059
+    printf "$fmt" "consume(50)+ack_batch: published" "$HALF" "$(printf '%.0f' "$S4D_PUB")" "jobs/s" "$(ratio_to "$G4D" "$S4D_PUB")" "-"
+    # shellcheck disable=SC2059
+    printf "$fmt" "batch, last/first ${WINDOW} s" "" "" "" \
+        "$(printf '%.2f' "$(calc "$S4D_LAST / $S4D_FIRST")")" "-"
     echo
     echo "from the backlog, every $INTERVAL s:"
     print_intervals steady
-    [ "$S4_EMPTY" -gt 0 ] && echo "($S4_EMPTY consumer runs found the queue empty and are counted in completed/s above)"
+    [ "$S4_EMPTY" -gt 0 ] && echo "($S4_EMPTY consumer runs found the queue empty and are not counted in completed/s above)"
     echo
     echo "from an empty queue, every $INTERVAL s:"
     print_intervals cold
-    [ "$S4B_EMPTY" -gt 0 ] && echo "($S4B_EMPTY consumer runs found the queue empty and are counted in completed/s above)"
+    [ "$S4B_EMPTY" -gt 0 ] && echo "($S4B_EMPTY consumer runs found the queue empty and are not counted in completed/s above)"
     echo
     echo "from the backlog with ack_and_consume, every $INTERVAL s:"
     print_intervals chained
-    { noisy "$G4" || noisy "$G4B" || noisy "$G4C"; } && echo "$NOISE_NOTE"
+    echo
+    echo "from the backlog with consume(50) + ack_batch, every $INTERVAL s (claim+ack: per batch):"
+    print_intervals batch
+    { noisy "$G4" || noisy "$G4B" || noisy "$G4C" || noisy "$G4D"; } && echo "$NOISE_NOTE"
 } | emit
 
 # ---------------------------------------------------------------------------
@@ -645,7 +672,7 @@ ceiling
     printf "$fmt" "most dead rows in jobs.job_queue" "$S8_MAXDEAD" "rows" "" "bounded"
     echo
     print_intervals held
-    [ "$S8_EMPTY" -gt 0 ] && echo "($S8_EMPTY consumer runs found the queue empty and are counted in completed/s above)"
+    [ "$S8_EMPTY" -gt 0 ] && echo "($S8_EMPTY consumer runs found the queue empty and are not counted in completed/s above)"
     noisy "$G8" && echo "$NOISE_NOTE"
 } | emit
 
