@@ -415,30 +415,30 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	 * When a waiting consumer should look again: the earliest future
 	 * scheduled_at of a pending job or expires_at of a running one.  The
 	 * claim index is ordered by priority first, so the earliest due time is
-	 * found by walking the distinct priorities (a loose index scan) and
-	 * taking the first future time within each.  The earliest lease end is
-	 * looked up only when $2 says so: with a valid expiry floor in the
-	 * future the floor stands for it (cursor.c), and a CASE branch not
-	 * taken never runs its InitPlan.
+	 * found by walking the distinct priorities that hold a future job (a
+	 * loose index scan), whose first future job in index order is their
+	 * earliest.  scheduled_at > $1 is checked on the index entries, so the
+	 * dead entries of claimed jobs (due when claimed) are skipped without
+	 * a heap visit, even while a held snapshot keeps them from being
+	 * marked dead.  The earliest lease end is looked up only when $2 says
+	 * so: with a valid expiry floor in the future the floor stands for it
+	 * (cursor.c), and a CASE branch not taken never runs its InitPlan.
 	 */
 	[PLAN_NEXT_WAKEUP] = {
-		"WITH RECURSIVE prio(p) AS ("
-		"    (SELECT priority FROM jobs.job_queue"
-		"      WHERE status" EQ "'pending'"
-		"      ORDER BY priority DESC LIMIT 1)"
+		"WITH RECURSIVE due(p, at) AS ("
+		"    (SELECT priority, scheduled_at FROM jobs.job_queue"
+		"      WHERE status" EQ "'pending' AND scheduled_at" GT "$1"
+		"      ORDER BY priority DESC, scheduled_at LIMIT 1)"
 		"  UNION ALL"
-		"    SELECT (SELECT q.priority FROM jobs.job_queue q"
-		"             WHERE q.status" EQ "'pending' AND q.priority" LT "prio.p"
-		"             ORDER BY q.priority DESC LIMIT 1)"
-		"      FROM prio WHERE prio.p IS NOT NULL"
+		"    SELECT n.priority, n.scheduled_at"
+		"      FROM due, LATERAL ("
+		"        SELECT q.priority, q.scheduled_at FROM jobs.job_queue q"
+		"         WHERE q.status" EQ "'pending' AND q.scheduled_at" GT "$1"
+		"           AND q.priority" LT "due.p"
+		"         ORDER BY q.priority DESC, q.scheduled_at LIMIT 1) n"
 		")"
 		" SELECT LEAST("
-		"   (SELECT pg_catalog.min("
-		"       (SELECT q.scheduled_at FROM jobs.job_queue q"
-		"         WHERE q.status" EQ "'pending' AND q.priority" EQ "prio.p"
-		"           AND q.scheduled_at" GT "$1"
-		"         ORDER BY q.priority DESC, q.scheduled_at LIMIT 1))"
-		"      FROM prio WHERE prio.p IS NOT NULL),"
+		"   (SELECT pg_catalog.min(at) FROM due),"
 		"   CASE WHEN $2 THEN"
 		"   (SELECT q.expires_at FROM jobs.job_queue q"
 		"     WHERE q.status" EQ "'running' AND q.expires_at" GT "$1"
