@@ -25,7 +25,7 @@
 #               configuration (e.g. --conf "pgjobs.database = 'postgres'"
 #               starts the maintenance worker); printed in the header
 #
-# The full run takes about 16 minutes.  Exits non-zero if the build, the
+# The full run takes about 17 minutes.  Exits non-zero if the build, the
 # cluster, a pgbench run or a sanity check fails; a missed target is
 # reported in the tables, not in the exit status.
 set -u
