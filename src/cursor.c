@@ -79,18 +79,20 @@
  *	  the floor if it rolls back.
  *
  * A pass (expire.c) reads from the floor on, and while the floor is in the
- * future it has nothing to do and reads nothing at all.  After a pass, in a
- * READ COMMITTED snapshot taken after it read the floor, it moves the floor
- * up to the earliest lease end left at or after where it read from (a row
- * it skipped because another session held it counts too), lowered by the
- * lowerings since its read, as the claim cursor's claims do.  The floor is
- * lowered once visible to others, after the commit, to the earliest lease
- * end a transaction set (a claim, a touch); a rolled-back or prepared
- * transaction that ran a pass resets it, and so do jobs.wake_consumers()
- * and a subtransaction rollback after a pass.  What pgjobs cannot see (a
- * direct write, COMMIT PREPARED of a claim) is caught by the periodic
- * check: every pgjobs.claim_cursor_check_interval one pass first looks for
- * the earliest lease end from the head and lowers the floor to it.
+ * future it has nothing to do and reads nothing at all.  A READ COMMITTED
+ * pass that got through (fewer jobs than its batch) then moves the floor,
+ * in a snapshot taken after it read the floor, up to the earliest lease end
+ * left at or after where it read from (a row it skipped because another
+ * session held it counts too), lowered by the lowerings since its read, as
+ * the claim cursor's claims do; lowerings that no pass has seen yet share
+ * one entry of the ring.  The floor is lowered once visible to others,
+ * after the commit, to the earliest lease end a transaction set (a claim, a
+ * touch); a rollback or PREPARE that undoes, or may undo, a pass's
+ * expiries resets it, and so does jobs.wake_consumers().  What pgjobs
+ * cannot see (a direct write, COMMIT PREPARED of a claim or a touch) is
+ * caught by the periodic check: while there is a floor, every
+ * pgjobs.claim_cursor_check_interval one READ COMMITTED pass first looks
+ * for the earliest lease end from the head and lowers the floor to it.
  *
  *-------------------------------------------------------------------------
  */
@@ -147,6 +149,7 @@ typedef struct CursorSlot
 	bool		floor_valid;	/* floor is a floor; else passes read from the head */
 	TimestampTz floor;
 	uint64		floor_seq;		/* lowerings so far; never goes back */
+	uint64		floor_read_seq; /* floor_seq at the last read */
 	TimestampTz floor_checked_at;	/* last periodic check or reset */
 	FloorLowering floor_ring[EXPIRY_FLOOR_RING];
 } CursorSlot;
@@ -165,7 +168,8 @@ static int	xact_nkeys = 0;
 static bool xact_reset_at_commit = false;
 static bool xact_pending_locked = false;
 static TimestampTz xact_lease_floor = DT_NOEND;	/* earliest lease end set */
-static bool xact_expiry_pass = false;
+/* the deepest (sub)transaction level holding a pass's expiries; 0: none */
+static int	xact_expiry_level = 0;
 
 /*
  * CursorShmemSize is the shared memory the cursor table needs (shmem.c).
@@ -244,6 +248,7 @@ FindSlot(bool create, TimestampTz now)
 	free_slot->used_at = now;
 	free_slot->floor_valid = false;
 	free_slot->floor_seq += EXPIRY_FLOOR_RING;
+	free_slot->floor_read_seq = free_slot->floor_seq;
 	free_slot->floor_checked_at = now;
 	return free_slot;
 }
@@ -309,6 +314,7 @@ ClaimCursorRead(ClaimCursor *cc)
 		cc->tracked = true;
 		cc->valid = slot->valid;
 		cc->key = slot->key;
+		cc->slot = slot - cursor_state->slots;
 		cc->seq = slot->seq;
 	}
 	SpinLockRelease(&cursor_state->mutex);
@@ -333,7 +339,8 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key)
 		return;
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
-	if (slot != NULL && slot->seq - cc->seq < CLAIM_CURSOR_RING)
+	/* the slot it read, not one this database took since */
+	if (slot == &cursor_state->slots[cc->slot] && slot->seq - cc->seq < CLAIM_CURSOR_RING)
 	{
 		uint64		s;
 		bool		reset = false;
@@ -487,28 +494,47 @@ ClaimCursorXactEnd(XactEvent event)
 		if (event == XACT_EVENT_ABORT && xact_pending_locked)
 			ClaimCursorLower(NULL);
 		/* the jobs it expired may be running again, below the floor */
-		if (xact_expiry_pass)
+		if (xact_expiry_level > 0)
 			ExpiryFloorLower(NULL);
 	}
 	xact_nkeys = 0;
 	xact_reset_at_commit = false;
 	xact_pending_locked = false;
 	xact_lease_floor = DT_NOEND;
-	xact_expiry_pass = false;
+	xact_expiry_level = 0;
 }
 
 /*
  * ClaimCursorSubXactAbort resets the cursor when a subtransaction of a
  * transaction that locked pending jobs rolls back: if they were its locks,
- * the jobs are claimable again.
+ * the jobs are claimable again.  It resets the expiry floor when the
+ * rollback undoes a pass's expiries: those jobs run again, below it.
  */
 void
 ClaimCursorSubXactAbort(void)
 {
+	int			level = GetCurrentTransactionNestLevel();
+
 	if (xact_pending_locked)
 		ClaimCursorLower(NULL);
-	if (xact_expiry_pass)
+	if (xact_expiry_level >= level)
+	{
 		ExpiryFloorLower(NULL);
+		xact_expiry_level = level - 1;
+	}
+}
+
+/*
+ * ClaimCursorSubXactCommit hands the expiries of a committing
+ * subtransaction to its parent, which a later rollback may undo.
+ */
+void
+ClaimCursorSubXactCommit(void)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (xact_expiry_level >= level)
+		xact_expiry_level = level - 1;
 }
 
 /*
@@ -545,7 +571,9 @@ ExpiryFloorRead(ExpiryFloor *ef)
 		ef->tracked = true;
 		ef->valid = slot->floor_valid;
 		ef->floor = slot->floor;
+		ef->slot = slot - cursor_state->slots;
 		ef->seq = slot->floor_seq;
+		slot->floor_read_seq = slot->floor_seq;
 	}
 	SpinLockRelease(&cursor_state->mutex);
 	return ef->valid;
@@ -565,6 +593,8 @@ ExpiryFloorAhead(TimestampTz now)
 		return false;
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
+	if (slot != NULL)
+		slot->used_at = now;
 	if (slot != NULL && slot->floor_valid && slot->floor > now)
 		ahead = (pgjobs_claim_cursor_check_interval <= 0 ||
 				 now - slot->floor_checked_at <
@@ -610,7 +640,9 @@ ExpiryFloorAdvance(const ExpiryFloor *ef, TimestampTz floor)
 		return;
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
-	if (slot != NULL && slot->floor_seq - ef->seq < EXPIRY_FLOOR_RING)
+	/* the slot it read, not one this database took since */
+	if (slot == &cursor_state->slots[ef->slot] &&
+		slot->floor_seq - ef->seq < EXPIRY_FLOOR_RING)
 	{
 		uint64		s;
 		bool		reset = false;
@@ -661,10 +693,26 @@ ExpiryFloorLower(const TimestampTz *floor)
 	{
 		FloorLowering *l;
 
-		slot->floor_seq++;
-		l = &slot->floor_ring[slot->floor_seq % EXPIRY_FLOOR_RING];
-		l->reset = (floor == NULL);
-		l->floor = floor != NULL ? *floor : DT_NOBEGIN;
+		if (slot->floor_seq > slot->floor_read_seq)
+		{
+			/*
+			 * No pass read the floor since the newest lowering: every pass
+			 * in flight will apply that one, so fold this one into it.  The
+			 * ring then fills with passes, not with claims.
+			 */
+			l = &slot->floor_ring[slot->floor_seq % EXPIRY_FLOOR_RING];
+			if (floor == NULL)
+				l->reset = true;
+			else
+				l->floor = Min(l->floor, *floor);
+		}
+		else
+		{
+			slot->floor_seq++;
+			l = &slot->floor_ring[slot->floor_seq % EXPIRY_FLOOR_RING];
+			l->reset = (floor == NULL);
+			l->floor = floor != NULL ? *floor : DT_NOEND;
+		}
 		if (floor == NULL)
 		{
 			slot->floor_valid = false;
@@ -689,13 +737,14 @@ NoteLeaseSet(TimestampTz expires_at)
 }
 
 /*
- * NoteExpiryPass records that the current transaction is about to expire
- * jobs: if it, or a subtransaction, rolls back, or it is prepared, the
- * floor is reset (the jobs it expired may be running again).  Call it
- * before the statement runs, so that an error in it counts too.
+ * NoteExpiryPass records that the current (sub)transaction is about to
+ * expire jobs: if it rolls back, or a subtransaction that holds them, or
+ * the transaction is prepared, the floor is reset (the jobs it expired may
+ * be running again).  Call it before the statement runs, so that an error
+ * in it counts too.
  */
 void
 NoteExpiryPass(void)
 {
-	xact_expiry_pass = true;
+	xact_expiry_level = Max(xact_expiry_level, GetCurrentTransactionNestLevel());
 }

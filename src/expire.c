@@ -132,7 +132,14 @@ ReclaimExpiredJobs(TimestampTz now, int32 limit, bool whole)
 	NoteExpiryPass();
 	count = CatalogExpireJobs(now, limit, from);
 	if (count < limit && ef.tracked && !IsolationUsesXactSnapshot())
-		ExpiryFloorAdvance(&ef, CatalogLeaseFloor(from));
+	{
+		TimestampTz left = CatalogLeaseFloor(from);
+
+		/* from the head, it may also find leases set behind pgjobs' back */
+		if (whole)
+			ExpiryFloorLower(&left);
+		ExpiryFloorAdvance(&ef, left);
+	}
 	return count;
 }
 

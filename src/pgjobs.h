@@ -218,6 +218,7 @@ typedef struct ClaimCursor
 	bool		valid;			/* start from key; else from the head */
 	bool		check;			/* run the periodic check first */
 	ClaimKey	key;
+	int			slot;			/* the slot read */
 	uint64		seq;			/* lowerings before the read */
 } ClaimCursor;
 
@@ -232,6 +233,7 @@ extern void NotePendingLocked(void);
 extern void ResetClaimCursor(void);
 extern void ClaimCursorXactEnd(XactEvent event);
 extern void ClaimCursorSubXactAbort(void);
+extern void ClaimCursorSubXactCommit(void);
 
 /* cursor.c: the expiry floor, where lease expiry starts reading */
 typedef struct ExpiryFloor
@@ -240,6 +242,7 @@ typedef struct ExpiryFloor
 	bool		valid;			/* read from floor; else from the head */
 	bool		check;			/* run the periodic check first */
 	TimestampTz floor;
+	int			slot;			/* the slot read */
 	uint64		seq;			/* lowerings before the read */
 } ExpiryFloor;
 

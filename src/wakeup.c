@@ -136,6 +136,8 @@ WakeupSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		ClaimCursorSubXactAbort();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		ClaimCursorSubXactCommit();
 	if (event == SUBXACT_EVENT_ABORT_SUB && xact_claimed_jobs)
 		WakeConsumers();
 }

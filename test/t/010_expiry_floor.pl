@@ -152,6 +152,40 @@ $other->query_safe('COMMIT');
 is(state($a), 'running/1', 'the savepoint rollback leaves it running');
 is(claim(), "$a/2", 'the next pass finds it');
 
+# --- a pass in a released savepoint, undone by rolling back an outer one
+clean();
+$a = publish(0.2);
+$b = publish(60);
+is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2', 'claimed a 0.2 s and a 60 s job');
+lapse();
+$other->query_safe('BEGIN');
+$other->query_safe('SAVEPOINT outer_sp');
+$other->query_safe('SAVEPOINT inner_sp');
+is(claim($other), "$a/2", 'another session expires the lapsed job in an inner savepoint');
+$other->query_safe('RELEASE SAVEPOINT inner_sp');
+$other->query_safe('ROLLBACK TO SAVEPOINT outer_sp');
+$other->query_safe('COMMIT');
+is(state($a), 'running/1', 'rolling back the outer savepoint leaves it running');
+is(claim(), "$a/2", 'the next pass finds it');
+
+# --- a savepoint rolled back after a pass, that did not hold it, keeps the floor
+clean();
+$a = publish(60);
+is(claim(), "$a/1", 'claimed a 60 s job');
+$b = publish(0.2);
+is(claim(), "$b/1", 'claimed a 0.2 s job');
+lapse();
+$other->query_safe('BEGIN');
+is(claim($other), "$b/2", 'another session expires the lapsed job and claims it again');
+$other->query_safe('SAVEPOINT later');
+$other->query_safe('SELECT 1');
+$other->query_safe('ROLLBACK TO SAVEPOINT later');
+$s->query_safe(
+	"UPDATE jobs.job_queue SET expires_at = now() - interval '1 second' WHERE job_id = $a");
+is(claim(), '', 'the floor stayed: a lease ended behind pgjobs\' back is not read');
+$other->query_safe('COMMIT');
+is($s->query_safe('SELECT jobs.expire()'), '1', 'jobs.expire() reads from the head and reclaims it');
+
 # --- a lapsed job another session holds keeps the floor below it
 clean();
 $a = publish(0.2);
