@@ -71,25 +71,44 @@ sub clean
 
 sub lapse { $s->query_safe('SELECT pg_sleep(0.5)') }
 
+# lapsed_behind_back: from an empty queue, claims a 60 s job, lets an empty
+# claim's pass set the floor at its lease end, then ends the lease by hand
+# (behind pgjobs' back); returns its id
+sub lapsed_behind_back
+{
+	clean();
+	my $id = publish(60);
+	is(claim(), "$id/1", 'claimed a 60 s job');
+	is(claim(), '', 'an empty claim: its pass sets the floor at the lease end');
+	$s->query_safe(
+		"UPDATE jobs.job_queue SET expires_at = now() - interval '1 second' WHERE job_id = $id");
+	return $id;
+}
+
+# claim_lapsed T1 T2: from an empty queue, claims a job with timeout T1,
+# then one with T2, each in its own transaction, and waits for the shorter
+# lease to lapse; returns their ids
+sub claim_lapsed
+{
+	my ($t1, $t2) = @_;
+	clean();
+	my $first = publish($t1);
+	is(claim(), "$first/1", "claimed a $t1 s job");
+	my $second = publish($t2);
+	is(claim(), "$second/1", "claimed a $t2 s job");
+	lapse();
+	return ($first, $second);
+}
+
 # --- the floor is used: a lease moved behind pgjobs' back is not seen
-clean();
-my $a = publish(60);
-is(claim(), "$a/1", 'claimed a 60 s job');
-is(claim(), '', 'an empty claim: its pass sets the floor at the lease end');
-$s->query_safe(
-	"UPDATE jobs.job_queue SET expires_at = now() - interval '1 second' WHERE job_id = $a");
+my $a = lapsed_behind_back();
 is(claim(), '', 'a lease ended behind pgjobs\' back is not read while the floor is ahead');
 is(state($a), 'running/1', 'the job is still running');
 is($s->query_safe('SELECT jobs.expire()'), '1', 'jobs.expire() reads from the head and reclaims it');
 is(state($a), 'pending/1', 'the job is pending again');
 
 # --- jobs.wake_consumers() resets the floor
-clean();
-$a = publish(60);
-is(claim(), "$a/1", 'claimed a 60 s job');
-is(claim(), '', 'the floor is at its lease end');
-$s->query_safe(
-	"UPDATE jobs.job_queue SET expires_at = now() - interval '1 second' WHERE job_id = $a");
+$a = lapsed_behind_back();
 $s->query_safe('SELECT jobs.wake_consumers()');
 is(claim(), "$a/2", 'after jobs.wake_consumers() the next pass reads from the head');
 
@@ -113,68 +132,36 @@ $s->query_safe("SELECT jobs.touch($a, 0.2)");
 lapse();
 is(claim(), "$a/2", 'a touch that shortened the lease: reclaimed once it lapsed');
 
-# --- a pass rolled back resets the floor
-clean();
-$a = publish(0.2);
-$b = publish(60);
-is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2', 'claimed a 0.2 s and a 60 s job');
-lapse();
-$other->query_safe('BEGIN');
-is(claim($other), "$a/2", 'another session expires the lapsed job in a transaction');
-$other->query_safe('ROLLBACK');
-is(state($a), 'running/1', 'the rollback leaves it running with its lapsed lease');
-is(claim(), "$a/2", 'the next pass finds it');
+# --- a pass undone resets the floor: another session expires a lapsed job
+# (between the "before" and "after" statements of each case), then undoes it
+my @undone = (
+	[ 'a rollback', [], ['ROLLBACK'] ],
+	[ 'ROLLBACK PREPARED', [],
+		[ "PREPARE TRANSACTION 'pass'", "ROLLBACK PREPARED 'pass'" ] ],
+	[ 'a savepoint rollback', ['SAVEPOINT p'], [ 'ROLLBACK TO SAVEPOINT p', 'COMMIT' ] ],
+	[ 'rolling back a savepoint around a released one',
+		[ 'SAVEPOINT outer_sp', 'SAVEPOINT inner_sp' ],
+		[ 'RELEASE SAVEPOINT inner_sp', 'ROLLBACK TO SAVEPOINT outer_sp', 'COMMIT' ] ],
+);
+foreach my $case (@undone)
+{
+	my ($what, $before, $after) = @$case;
 
-# --- a pass that was prepared resets the floor
-clean();
-$a = publish(0.2);
-$b = publish(60);
-is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2', 'claimed a 0.2 s and a 60 s job');
-lapse();
-$other->query_safe('BEGIN');
-is(claim($other), "$a/2", 'another session expires the lapsed job in a transaction');
-$other->query_safe("PREPARE TRANSACTION 'pass'");
-$other->query_safe("ROLLBACK PREPARED 'pass'");
-is(state($a), 'running/1', 'ROLLBACK PREPARED leaves it running with its lapsed lease');
-is(claim(), "$a/2", 'the next pass finds it');
-
-# --- a pass in a savepoint rolled back resets the floor
-clean();
-$a = publish(0.2);
-$b = publish(60);
-is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2', 'claimed a 0.2 s and a 60 s job');
-lapse();
-$other->query_safe('BEGIN');
-$other->query_safe('SAVEPOINT p');
-is(claim($other), "$a/2", 'another session expires the lapsed job in a savepoint');
-$other->query_safe('ROLLBACK TO SAVEPOINT p');
-$other->query_safe('COMMIT');
-is(state($a), 'running/1', 'the savepoint rollback leaves it running');
-is(claim(), "$a/2", 'the next pass finds it');
-
-# --- a pass in a released savepoint, undone by rolling back an outer one
-clean();
-$a = publish(0.2);
-$b = publish(60);
-is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2', 'claimed a 0.2 s and a 60 s job');
-lapse();
-$other->query_safe('BEGIN');
-$other->query_safe('SAVEPOINT outer_sp');
-$other->query_safe('SAVEPOINT inner_sp');
-is(claim($other), "$a/2", 'another session expires the lapsed job in an inner savepoint');
-$other->query_safe('RELEASE SAVEPOINT inner_sp');
-$other->query_safe('ROLLBACK TO SAVEPOINT outer_sp');
-$other->query_safe('COMMIT');
-is(state($a), 'running/1', 'rolling back the outer savepoint leaves it running');
-is(claim(), "$a/2", 'the next pass finds it');
+	clean();
+	$a = publish(0.2);
+	$b = publish(60);
+	is($s->query_safe('SELECT count(*) FROM jobs.consume(2)'), '2',
+		"$what: claimed a 0.2 s and a 60 s job");
+	lapse();
+	$other->query_safe($_) foreach ('BEGIN', @$before);
+	is(claim($other), "$a/2", "$what: another session expires the lapsed job");
+	$other->query_safe($_) foreach @$after;
+	is(state($a), 'running/1', "$what: leaves it running with its lapsed lease");
+	is(claim(), "$a/2", "$what: the next pass finds it");
+}
 
 # --- a savepoint rolled back after a pass, that did not hold it, keeps the floor
-clean();
-$a = publish(60);
-is(claim(), "$a/1", 'claimed a 60 s job');
-$b = publish(0.2);
-is(claim(), "$b/1", 'claimed a 0.2 s job');
-lapse();
+($a, $b) = claim_lapsed(60, 0.2);
 $other->query_safe('BEGIN');
 is(claim($other), "$b/2", 'another session expires the lapsed job and claims it again');
 $other->query_safe('SAVEPOINT later');
@@ -187,12 +174,7 @@ $other->query_safe('COMMIT');
 is($s->query_safe('SELECT jobs.expire()'), '1', 'jobs.expire() reads from the head and reclaims it');
 
 # --- a lapsed job another session holds keeps the floor below it
-clean();
-$a = publish(0.2);
-is(claim(), "$a/1", 'claimed a 0.2 s job');
-$b = publish(60);
-is(claim(), "$b/1", 'claimed a 60 s job');
-lapse();
+($a, $b) = claim_lapsed(0.2, 60);
 $other->query_safe('BEGIN');
 $other->query_safe("SELECT FROM jobs.job_queue WHERE job_id = $a FOR UPDATE");
 is(claim(), '', 'a pass skips the lapsed job another session holds');
@@ -213,12 +195,7 @@ $other->query_safe('COMMIT');
 is(claim(), "$b/2", 'a pass with an older snapshot did not move the floor past the job');
 
 # --- the periodic check finds leases set behind pgjobs' back
-clean();
-$a = publish(60);
-is(claim(), "$a/1", 'claimed a 60 s job');
-is(claim(), '', 'the floor is at its lease end');
-$s->query_safe(
-	"UPDATE jobs.job_queue SET expires_at = now() - interval '1 second' WHERE job_id = $a");
+$a = lapsed_behind_back();
 $node->append_conf('postgresql.conf', 'pgjobs.claim_cursor_check_interval = 200ms');
 $node->reload;
 $s->query_safe('SELECT pg_sleep(0.5)');
