@@ -8,7 +8,8 @@
 #   7. topics: 1,000 task names, 4 consumers each on its own prefix,
 #      priorities mixed
 #   8. held snapshot: workload 4 while a REPEATABLE READ transaction stays
-#      open, throughput and dead tuples over time
+#      open, throughput and dead tuples over time; 8b: the same with jobs
+#      of mixed priorities
 #   9. cost per job: WAL bytes and dead tuples per job
 #
 # Same cluster, configuration and yardstick as bench/run.sh: every rate is
@@ -25,7 +26,7 @@
 #               configuration (e.g. --conf "pgjobs.database = 'postgres'"
 #               starts the maintenance worker); printed in the header
 #
-# The full run takes about 17 minutes.  Exits non-zero if the build, the
+# The full run takes about 20 minutes.  Exits non-zero if the build, the
 # cluster, a pgbench run or a sanity check fails; a missed target is
 # reported in the tables, not in the exit status.
 set -u
@@ -63,6 +64,7 @@ if [ "$QUICK" = 1 ]; then
     STEADY=20               # workload 4 (s)
     COLD=10                 # workload 4 from an empty queue (s)
     HELD=30                 # workload 8 (s)
+    HELD_PRIO=20            # workload 8b (s)
     INTERVAL=5              # throughput and samples every INTERVAL s
     WINDOW=10               # "first minute" and "last minute" of 4 and 8
     DEPTHS=(1000 10000 50000)
@@ -75,6 +77,7 @@ else
     STEADY=120
     COLD=60
     HELD=300
+    HELD_PRIO=120
     INTERVAL=30
     WINDOW=60
     DEPTHS=(10000 1000000 5000000)
@@ -248,11 +251,11 @@ release_snapshot() {
     expect "held snapshot: the session still held its snapshot at the end" "$still" 1
 }
 
-CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1
+CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1 PROD_SCRIPT=publish.sql
 
 # ---------------------------------------------------------------------------
 # Workloads 4 and 8: two pgbench processes at once, HALF producers
-# (publish.sql) and HALF consumers (drain.sql), with per-interval
+# (PROD_SCRIPT, publish.sql) and HALF consumers (drain.sql), with per-interval
 # aggregate logs, while the sampler records the counters.
 
 # steady TAG LENGTH BACKLOG runs the steady state for LENGTH seconds from
@@ -272,7 +275,7 @@ steady() {
     BG_PIDS+=("$sp")
     "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l \
         --aggregate-interval="$INTERVAL" --log-prefix="$WORK/$tag.prod" \
-        -f "$SCRIPTS/publish.sql" >"$WORK/$tag.prod.out" 2>&1 7>&- &
+        -f "$SCRIPTS/$PROD_SCRIPT" >"$WORK/$tag.prod.out" 2>&1 7>&- &
     pp=$!
     # shellcheck disable=SC2086
     "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l $CONS_DEFINES \
@@ -284,7 +287,7 @@ steady() {
     wait "$cp"; crc=$?
     wait "$sp"
     forget "$pp" "$cp" "$sp"
-    { echo "== $tag producers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/publish.sql"
+    { echo "== $tag producers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/$PROD_SCRIPT"
       cat "$WORK/$tag.prod.out"; echo
       echo "== $tag consumers: pgbench -n -M prepared -T $length -c $HALF -j 1 $CONS_DEFINES -f $SCRIPTS/$CONS_SCRIPT"
       cat "$WORK/$tag.cons.out"; echo; } >>"$RAWLOG"
@@ -674,6 +677,40 @@ ceiling
     print_intervals held
     [ "$S8_EMPTY" -gt 0 ] && echo "($S8_EMPTY consumer runs found the queue empty and are not counted in completed/s above)"
     noisy "$G8" && echo "$NOISE_NOTE"
+} | emit
+
+# 8b. the same for HELD_PRIO seconds with the producers publishing at
+#     random priorities 0..9 (publish_prio.sql), so that the consumers
+#     claim across priorities.
+G8B=$((${#CEILINGS[@]} - 1))
+reset
+prefill "$BACKLOG"
+hold_snapshot
+PROD_SCRIPT=publish_prio.sql
+steady heldprio "$HELD_PRIO" "$BACKLOG"
+PROD_SCRIPT=publish.sql
+release_snapshot
+S8B_DONE=$DONE_RATE S8B_FIRST=$FIRST S8B_LAST=$LAST
+ceiling
+{
+    echo
+    echo "8b. held snapshot, priorities mixed: the same for $HELD_PRIO s with the producers publishing"
+    echo "   at random priorities 0..9 (publish_prio.sql)"
+    ceiling_note "$G8B"
+    echo
+    fmt="%-34s | %9s | %-6s | %14s | %s\n"
+    # shellcheck disable=SC2059
+    printf "$fmt" "measure" "value" "unit" "ratio to ceil." "target"
+    # shellcheck disable=SC2059
+    printf "$fmt" "----------------------------------" "---------" "------" "--------------" "----------"
+    # shellcheck disable=SC2059
+    printf "$fmt" "completed, whole run" "$(printf '%.0f' "$S8B_DONE")" "jobs/s" "$(ratio_to "$G8B" "$S8B_DONE")" "-"
+    lf=$(printf '%.2f' "$(calc "$S8B_LAST / $S8B_FIRST")")
+    # shellcheck disable=SC2059
+    printf "$fmt" "last / first $WINDOW s (completed)" "$lf" "" "" ">= 0.8 $(verdict "$lf" 0.8)"
+    echo
+    print_intervals heldprio
+    noisy "$G8B" && echo "$NOISE_NOTE"
 } | emit
 
 # ---------------------------------------------------------------------------
