@@ -42,6 +42,7 @@ SELECT count(*) AS claimable FROM jobs.consume(1);
 
 -- nack with i_schedule_at: retried exactly then
 UPDATE jobs.job_queue SET scheduled_at = now() - interval '1 second' WHERE job_id = 3;
+SELECT FROM jobs.wake_consumers();      -- after a write behind pgjobs' back
 SELECT job_id, attempt FROM jobs.consume(1);
 SELECT jobs.nack(3, 'again', '2000-01-01 00:00:00+00');
 SELECT status, attempts, scheduled_at = '2000-01-01 00:00:00+00' AS at_given_time, last_error

@@ -30,6 +30,7 @@ SELECT count(*) AS expired_left FROM jobs.expired;
 -- consume reclaims expired jobs by itself (here on every call)
 SET pgjobs.consume_expire_interval = 0;
 UPDATE jobs.job_queue SET scheduled_at = now() - interval '1 second' WHERE job_id = 1;
+SELECT FROM jobs.wake_consumers();      -- after a write behind pgjobs' back
 SELECT job_id, attempt FROM jobs.consume(1);
 SELECT pg_sleep(0.1);
 SELECT count(*) AS expired_now FROM jobs.expired;
@@ -39,6 +40,7 @@ RESET pgjobs.consume_expire_interval;
 
 -- an expiry in a transaction that rolls back leaves the job running
 UPDATE jobs.job_queue SET scheduled_at = now() - interval '1 second' WHERE job_id = 1;
+SELECT FROM jobs.wake_consumers();      -- after a write behind pgjobs' back
 SELECT job_id, attempt FROM jobs.consume(1);
 SELECT pg_sleep(0.1);
 BEGIN;
