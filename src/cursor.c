@@ -282,6 +282,17 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 }
 
 /*
+ * CheckDue tells whether a periodic check last run at checked_at is due
+ * again at now (pgjobs.claim_cursor_check_interval; 0: never).
+ */
+static bool
+CheckDue(TimestampTz checked_at, TimestampTz now)
+{
+	return pgjobs_claim_cursor_check_interval > 0 &&
+		now - checked_at >= (TimestampTz) pgjobs_claim_cursor_check_interval * 1000;
+}
+
+/*
  * ClaimCursorRead reads this database's claim cursor into *cc and returns
  * whether the claim can start from cc->key.  cc->tracked says whether the
  * claim may move the cursor afterwards (ClaimCursorAdvance); cc->check
@@ -304,9 +315,7 @@ ClaimCursorRead(ClaimCursor *cc)
 	if (slot != NULL)
 	{
 		slot->used_at = now;
-		if (slot->valid && pgjobs_claim_cursor_check_interval > 0 &&
-			now - slot->checked_at >=
-			(TimestampTz) pgjobs_claim_cursor_check_interval * 1000)
+		if (slot->valid && CheckDue(slot->checked_at, now))
 		{
 			slot->checked_at = now;
 			cc->check = true;
@@ -447,10 +456,10 @@ NotePendingLocked(void)
 }
 
 /*
- * ResetClaimCursor resets the cursor at once and again when the current
- * transaction commits, for jobs.wake_consumers(): jobs written into
- * jobs.job_queue directly are claimable from the next claim that starts
- * after the commit.
+ * ResetClaimCursor resets the cursor and the expiry floor at once and again
+ * when the current transaction commits, for jobs.wake_consumers(): jobs
+ * written into jobs.job_queue directly are claimable, and their leases
+ * seen, from the next claim or pass that starts after the commit.
  */
 void
 ResetClaimCursor(void)
@@ -462,8 +471,10 @@ ResetClaimCursor(void)
 
 /*
  * ClaimCursorXactEnd applies what the ending transaction noted: after a
- * commit the lowerings to the keys it readied (or a reset), after an abort
- * a reset if it locked pending jobs.  wakeup.c calls it once the commit or
+ * commit the lowerings to the keys it readied and of the expiry floor to
+ * the leases it set (or resets), after an abort a reset if it locked
+ * pending jobs, and after an abort or PREPARE a reset of the floor if it
+ * expired jobs.  wakeup.c calls it once the commit or
  * abort is visible, before it wakes waiting consumers, so that a consumer
  * woken by it reads the lowered cursor.  A PREPARE only forgets the notes:
  * what COMMIT or ROLLBACK PREPARED later does, in whatever backend, is left
@@ -560,10 +571,8 @@ ExpiryFloorRead(ExpiryFloor *ef)
 	if (slot != NULL)
 	{
 		slot->used_at = now;
-		if (slot->floor_valid && pgjobs_claim_cursor_check_interval > 0 &&
-			!IsolationUsesXactSnapshot() &&
-			now - slot->floor_checked_at >=
-			(TimestampTz) pgjobs_claim_cursor_check_interval * 1000)
+		if (slot->floor_valid && !IsolationUsesXactSnapshot() &&
+			CheckDue(slot->floor_checked_at, now))
 		{
 			slot->floor_checked_at = now;
 			ef->check = true;
@@ -594,11 +603,11 @@ ExpiryFloorAhead(TimestampTz now)
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
+	{
 		slot->used_at = now;
-	if (slot != NULL && slot->floor_valid && slot->floor > now)
-		ahead = (pgjobs_claim_cursor_check_interval <= 0 ||
-				 now - slot->floor_checked_at <
-				 (TimestampTz) pgjobs_claim_cursor_check_interval * 1000);
+		ahead = slot->floor_valid && slot->floor > now &&
+			!CheckDue(slot->floor_checked_at, now);
+	}
 	SpinLockRelease(&cursor_state->mutex);
 	return ahead;
 }

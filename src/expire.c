@@ -113,7 +113,8 @@ ReclaimExpiredJobs(TimestampTz now, int32 limit, bool whole)
 	TimestampTz from = DT_NOBEGIN;
 	int64		count;
 
-	if (ExpiryFloorRead(&ef) && ef.check)
+	/* a whole pass reads from the head and lowers the floor itself */
+	if (ExpiryFloorRead(&ef) && ef.check && !whole)
 	{
 		/* leases set behind pgjobs' back end below the floor too */
 		TimestampTz lowest = Min(CatalogLeaseFloor(DT_NOBEGIN), ef.floor);
