@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "executor/instrument.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -112,19 +113,23 @@
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
 
 /*
- * The claim from the claim cursor (cursor.c): the same, reading the claim
- * index in three ranges, in claim order: the priorities above the
- * cursor's from their head, the cursor's priority from the cursor's
- * (scheduled_at, job_id) on, the lower priorities from their head.  The
- * Append stops at the LIMIT, so a later range is read only when the
- * earlier ones run short.  prio, sched and id name the cursor's parameters.
+ * The claim from the claim cursors (cursor.c): the same, reading the claim
+ * index in ranges, in claim order, one per row of the arrays lo, hi, sched
+ * and id.  A range with a cursor is a priority lo (= hi) from the cursor's
+ * (sched, id) on; one without (sched NULL) is the priorities from hi down
+ * to lo, each from its head.  The ranges are read in turn (a nested loop
+ * over them) and the LIMIT stops the loop, so a later range is read only
+ * when the earlier ones run short.  The two kinds of range are two
+ * branches, each gated by a one-time test of the range, so that the
+ * cursor's priority is an equality and scheduled_at <= $1 ends its scan.
  */
-#define CLAIM_RANGE(extra_qual, range_qual) \
+#define CLAIM_RANGE(alias, gate, extra_qual, range_qual) \
 	"SELECT job_id FROM (SELECT job_id FROM jobs.job_queue" \
-	"  WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual range_qual \
+	"  WHERE " gate " AND status" EQ "'pending' AND scheduled_at" LE "$1" \
+	extra_qual range_qual \
 	"  ORDER BY priority DESC, scheduled_at, job_id" \
-	"  LIMIT $2 FOR UPDATE SKIP LOCKED) r"
-#define CLAIM_FROM(extra_qual, prio, sched, id) \
+	"  LIMIT $2 FOR UPDATE SKIP LOCKED) " alias
+#define CLAIM_FROM(extra_qual, lo, hi, sched, id) \
 	"WITH claimed AS (" \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
@@ -132,19 +137,44 @@
 	"         expires_at = $1" PLUS \
 	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY(" \
-	"           SELECT job_id FROM (" \
-	CLAIM_RANGE(extra_qual, " AND priority" GT prio) \
+	"           SELECT s.job_id" \
+	"             FROM ROWS FROM (pg_catalog.unnest(" lo "::pg_catalog.int4[])," \
+	"                             pg_catalog.unnest(" hi "::pg_catalog.int4[])," \
+	"                             pg_catalog.unnest(" sched "::pg_catalog.timestamptz[])," \
+	"                             pg_catalog.unnest(" id "::pg_catalog.int8[]))" \
+	"                  AS r(lo, hi, sched, id)" \
+	"            CROSS JOIN LATERAL (" \
+	CLAIM_RANGE("c", "r.sched IS NOT NULL", extra_qual, \
+				" AND priority" EQ "r.lo" \
+				" AND (scheduled_at, job_id)" GE "(r.sched, r.id)") \
 	"            UNION ALL " \
-	CLAIM_RANGE(extra_qual, " AND priority" EQ prio \
-				" AND (scheduled_at, job_id)" GE "(" sched ", " id ")") \
-	"            UNION ALL " \
-	CLAIM_RANGE(extra_qual, " AND priority" LT prio) \
+	CLAIM_RANGE("h", "r.sched IS NULL", extra_qual, \
+				" AND priority" GE "r.lo AND priority" LE "r.hi") \
 	"           ) s LIMIT $2))" \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
 	"            q.expires_at" \
 	")" \
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+
+/*
+ * Claims from the lowest cursor alone that touch more buffers than
+ * pgjobs.claim_costly_pages on average (CLAIM_COST_SAMPLES of them at
+ * least, weighing the last one 1/CLAIM_COST_WEIGHT), not counting
+ * CLAIM_PAGES_PER_JOB a job claimed, walk dead entries at the head of other
+ * priorities: the next claims read from every cursor (cursor.c).  A claim
+ * of one job from a clean index touches 15 to 20.  A backend keeps its own
+ * average, started over by each claim from every cursor, so that a stale
+ * one cannot keep them all in use once the dead entries are gone.
+ */
+#define CLAIM_PAGES_PER_JOB	16
+#define CLAIM_COST_SAMPLES	4
+#define CLAIM_COST_WEIGHT	8
+static double claim_cost = 0;
+static int	claim_cost_samples = 0;
+
+/* The types of CLAIM_FROM's range arrays lo, hi, sched and id. */
+#define CLAIM_RANGE_TYPES	INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID
 
 /* The columns of a claim's rows that make up its claim key, and its lease. */
 #define CLAIM_COL_JOB_ID		1
@@ -766,23 +796,22 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		1, {INT8OID}
 	},
 	[PLAN_CLAIM_FROM] = {
-		CLAIM_FROM("", "$3", "$4", "$5"),
-		5, {TIMESTAMPTZOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID}
+		CLAIM_FROM("", "$3", "$4", "$5", "$6"),
+		6, {TIMESTAMPTZOID, INT4OID, CLAIM_RANGE_TYPES}
 	},
 	[PLAN_CLAIM_TOPIC_FROM] = {
-		CLAIM_FROM(" AND task" LIKE "$3", "$4", "$5", "$6"),
-		6, {TIMESTAMPTZOID, INT4OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT8OID}
+		CLAIM_FROM(" AND task" LIKE "$3", "$4", "$5", "$6", "$7"),
+		7, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_RANGE_TYPES}
 	},
 	[PLAN_CLAIM_BLOCKED_FROM] = {
-		CLAIM_FROM(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7"),
-		7, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID,
-			INT4OID, TIMESTAMPTZOID, INT8OID}
+		CLAIM_FROM(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8"),
+		8, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_RANGE_TYPES}
 	},
 	[PLAN_CLAIM_TOPIC_BLOCKED_FROM] = {
 		CLAIM_FROM(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
-				   "$6", "$7", "$8"),
-		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-			INT4OID, TIMESTAMPTZOID, INT8OID}
+				   "$6", "$7", "$8", "$9"),
+		9, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+			CLAIM_RANGE_TYPES}
 	},
 	/*
 	 * The periodic check of the claim cursor: the first pending job below
@@ -1197,8 +1226,30 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 }
 
 /*
- * CheckClaimCursor runs the periodic check of the claim cursor *cc read
- * (cursor.c): it lowers the cursor to the first pending job below it at its
+ * ResultKey reads a (scheduled_at, job_id) row of the last SPI result, if
+ * it has one, into key's last two fields.
+ */
+static void
+ResultKey(ClaimKey *key)
+{
+	bool		isnull[2];
+	Datum		sched;
+	Datum		id;
+
+	if (SPI_processed != 1 || SPI_tuptable == NULL)
+		return;
+	sched = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull[0]);
+	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull[1]);
+	if (!isnull[0] && !isnull[1])
+	{
+		key->scheduled_at = DatumGetTimestampTz(sched);
+		key->job_id = DatumGetInt64(id);
+	}
+}
+
+/*
+ * CheckClaimCursor runs the periodic check of the claim cursors *cc read
+ * (cursor.c): it lowers each to the first pending job below it at its
  * priority, in a fresh snapshot, or to the cursor it read when there is
  * none, which keeps the claims in flight from moving past a job committed
  * before this check.  Jobs locked by others count too: lowering is always
@@ -1207,35 +1258,27 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 static void
 CheckClaimCursor(const ClaimCursor *cc)
 {
-	Datum		values[3];
-	ClaimKey	key = cc->key;
+	int			i;
 
-	values[0] = Int32GetDatum(cc->key.priority);
-	values[1] = TimestampTzGetDatum(cc->key.scheduled_at);
-	values[2] = Int64GetDatum(cc->key.job_id);
-	ExecutePlan(PLAN_CURSOR_CHECK, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1)
+	for (i = 0; i < cc->ncursors; i++)
 	{
-		bool		isnull[2];
-		Datum		sched = SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull[0]);
-		Datum		id = SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 2, &isnull[1]);
+		Datum		values[3];
+		ClaimKey	key = cc->keys[i];
 
-		if (!isnull[0] && !isnull[1])
-		{
-			key.scheduled_at = DatumGetTimestampTz(sched);
-			key.job_id = DatumGetInt64(id);
-		}
+		values[0] = Int32GetDatum(key.priority);
+		values[1] = TimestampTzGetDatum(key.scheduled_at);
+		values[2] = Int64GetDatum(key.job_id);
+		ExecutePlan(PLAN_CURSOR_CHECK, values, NULL, SPI_OK_SELECT);
+		ResultKey(&key);
+		ClaimCursorLower(&key);
 	}
-	ClaimCursorLower(&key);
 }
 
 /*
- * StartClaim reads the claim cursor into *cc for a claim about to run,
+ * StartClaim reads the claim cursors into *cc for a claim about to run,
  * running the periodic check first when it is this claim's turn, and notes
  * that the transaction locks pending jobs.  It returns whether the claim
- * starts from the cursor.  Call with SPI connected.
+ * starts from cursors.  Call with SPI connected.
  */
 static bool
 StartClaim(ClaimCursor *cc)
@@ -1246,57 +1289,164 @@ StartClaim(ClaimCursor *cc)
 		(void) ClaimCursorRead(cc);
 	}
 	NotePendingLocked();
-	return cc->valid;
+	return cc->ncursors > 0;
+}
+
+/*
+ * UsedCursors returns the cursors of *cc a claim reads from, and their
+ * number in *n: all of them, or only the lowest priority's (cursor.c).
+ */
+static const ClaimKey *
+UsedCursors(const ClaimCursor *cc, int *n)
+{
+	if (cc->all || cc->ncursors <= 1)
+	{
+		*n = cc->ncursors;
+		return cc->keys;
+	}
+	*n = 1;
+	return &cc->keys[cc->ncursors - 1];
+}
+
+/*
+ * ClaimRanges sets values[0..3] to CLAIM_FROM's range arrays for the
+ * cursors of *cc the claim reads from: between and around their
+ * priorities, the other priorities, from their head (sched and id NULL).
+ */
+static void
+ClaimRanges(const ClaimCursor *cc, Datum *values)
+{
+	int			ncursors;
+	const ClaimKey *cursors = UsedCursors(cc, &ncursors);
+	int			nranges = 2 * ncursors + 1;
+	Datum	   *lo = palloc(sizeof(Datum) * nranges);
+	Datum	   *hi = palloc(sizeof(Datum) * nranges);
+	Datum	   *sched = palloc(sizeof(Datum) * nranges);
+	Datum	   *id = palloc(sizeof(Datum) * nranges);
+	bool	   *nulls = palloc(sizeof(bool) * nranges);
+	bool	   *notnull = palloc0(sizeof(bool) * nranges);
+	int			dims[1];
+	int			lbs[1] = {1};
+	int64		top = PG_INT32_MAX;	/* the highest priority not yet covered */
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i <= ncursors; i++)
+	{
+		int64		bottom = i < ncursors ? (int64) cursors[i].priority + 1 : PG_INT32_MIN;
+
+		if (bottom <= top)
+		{
+			/* the priorities from top down to bottom, from their heads */
+			lo[n] = Int32GetDatum((int32) bottom);
+			hi[n] = Int32GetDatum((int32) top);
+			sched[n] = id[n] = (Datum) 0;
+			nulls[n++] = true;
+		}
+		if (i < ncursors)
+		{
+			const ClaimKey *key = &cursors[i];
+
+			lo[n] = hi[n] = Int32GetDatum(key->priority);
+			sched[n] = TimestampTzGetDatum(key->scheduled_at);
+			id[n] = Int64GetDatum(key->job_id);
+			nulls[n++] = false;
+			top = (int64) key->priority - 1;
+		}
+	}
+	dims[0] = n;
+	values[0] = PointerGetDatum(construct_md_array(lo, notnull, 1, dims, lbs,
+												   INT4OID, 4, true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_md_array(hi, notnull, 1, dims, lbs,
+												   INT4OID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(sched, nulls, 1, dims, lbs,
+												   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+												   TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_md_array(id, nulls, 1, dims, lbs,
+												   INT8OID, 8, FLOAT8PASSBYVAL,
+												   TYPALIGN_DOUBLE));
 }
 
 /*
  * RunClaim runs a claim whose first n parameters are in values (and
- * nulls): from_plan, with the claim cursor *cc read by StartClaim appended
- * as its last three, when there is a cursor; head_plan otherwise.  values
- * and nulls must have room for three more.  Call with SPI connected.
+ * nulls): from_plan, with the ranges of the claim cursors *cc read by
+ * StartClaim appended as its last four, when there are cursors; head_plan
+ * otherwise.  values and nulls must have room for four more.  Claims that
+ * read only the lowest cursor and were costly on average have the next
+ * claims read from every cursor (cursor.c).  Call with SPI connected.
  */
 static void
 RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
 		 char *nulls, int n, ClaimCursor *cc)
 {
+	int64		pages;
+
 	if (!StartClaim(cc))
 	{
 		ExecutePlan(head_plan, values, nulls, SPI_OK_SELECT);
 		return;
 	}
-	values[n] = Int32GetDatum(cc->key.priority);
-	values[n + 1] = TimestampTzGetDatum(cc->key.scheduled_at);
-	values[n + 2] = Int64GetDatum(cc->key.job_id);
+	ClaimRanges(cc, &values[n]);
 	if (nulls != NULL)
-		nulls[n] = nulls[n + 1] = nulls[n + 2] = ' ';
+		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = ' ';
+	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
 	ExecutePlan(from_plan, values, nulls, SPI_OK_SELECT);
+	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
+	if (cc->all || cc->ncursors <= 1)
+	{
+		claim_cost_samples = 0;
+		return;
+	}
+	pages -= CLAIM_PAGES_PER_JOB * (int64) SPI_processed;
+	if (claim_cost_samples++ == 0)
+		claim_cost = pages;
+	else
+		claim_cost += (pages - claim_cost) / CLAIM_COST_WEIGHT;
+	if (claim_cost_samples >= CLAIM_COST_SAMPLES && claim_cost > pgjobs_claim_costly_pages)
+	{
+		ClaimCursorCostly(cc);
+		claim_cost_samples = 0;
+	}
 }
 
 /*
- * LastClaimKey returns the claim key of the last row of the last SPI
- * result, a claim's, whose rows are in claim order.  False if it has none.
+ * ClaimedKeys sets keys to the claim key of the last job of each priority
+ * the last SPI result, a claim's, claimed (its rows are in claim order),
+ * highest priority first, at most CLAIM_CURSORS of them, and returns how
+ * many.
  */
-static bool
-LastClaimKey(ClaimKey *key)
+static int
+ClaimedKeys(ClaimKey *keys)
 {
-	HeapTuple	last;
-	TupleDesc	desc;
-	bool		isnull[3];
-	Datum		d[3];
+	int			n = 0;
+	uint64		row;
 
-	if (SPI_processed == 0 || SPI_tuptable == NULL)
-		return false;
-	last = SPI_tuptable->vals[SPI_processed - 1];
-	desc = SPI_tuptable->tupdesc;
-	d[0] = SPI_getbinval(last, desc, CLAIM_COL_PRIORITY, &isnull[0]);
-	d[1] = SPI_getbinval(last, desc, CLAIM_COL_SCHEDULED_AT, &isnull[1]);
-	d[2] = SPI_getbinval(last, desc, CLAIM_COL_JOB_ID, &isnull[2]);
-	if (isnull[0] || isnull[1] || isnull[2])
-		return false;
-	key->priority = DatumGetInt32(d[0]);
-	key->scheduled_at = DatumGetTimestampTz(d[1]);
-	key->job_id = DatumGetInt64(d[2]);
-	return true;
+	if (SPI_tuptable == NULL)
+		return 0;
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull[3];
+		Datum		d[3];
+		ClaimKey	key;
+
+		d[0] = SPI_getbinval(tuple, desc, CLAIM_COL_PRIORITY, &isnull[0]);
+		d[1] = SPI_getbinval(tuple, desc, CLAIM_COL_SCHEDULED_AT, &isnull[1]);
+		d[2] = SPI_getbinval(tuple, desc, CLAIM_COL_JOB_ID, &isnull[2]);
+		if (isnull[0] || isnull[1] || isnull[2])
+			break;				/* cannot be (NOT NULL); moving less is safe */
+		key.priority = DatumGetInt32(d[0]);
+		key.scheduled_at = DatumGetTimestampTz(d[1]);
+		key.job_id = DatumGetInt64(d[2]);
+		if (n > 0 && keys[n - 1].priority == key.priority)
+			keys[n - 1] = key;
+		else if (n < CLAIM_CURSORS)
+			keys[n++] = key;
+		else
+			break;
+	}
+	return n;
 }
 
 /*
@@ -1325,40 +1475,57 @@ NoteClaimedLeases(void)
 }
 
 /*
- * AdvanceAfterClaim moves the claim cursor after a claim that read *cc and
- * claimed up to key (cursor.c).  Only a claim whose snapshot was taken
- * after it read the cursor can: under REPEATABLE READ or SERIALIZABLE the
- * snapshot may be older.  A claim that filtered jobs out (filtered: a
- * topic like_pattern, the blocked and allowed patterns, each NULL when
- * absent) may pass over jobs other claims can take: it first looks, in a
- * fresh snapshot, for the first job at key's priority between where it
- * started and key that its filter kept out, and moves the cursor no
- * further.  A job committed after the claim's snapshot is the ring's
- * business (ClaimCursorAdvance), not this look's.  Call with SPI connected,
- * after the claim's rows were used: it runs a statement of its own.
+ * FindClaimCursor returns the cursor of priority that *cc read, or NULL if
+ * the claim read that priority from its head.
+ */
+static const ClaimKey *
+FindClaimCursor(const ClaimCursor *cc, int32 priority)
+{
+	int			n;
+	const ClaimKey *cursors = UsedCursors(cc, &n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (cursors[i].priority == priority)
+			return &cursors[i];
+	return NULL;
+}
+
+/*
+ * AdvanceAfterClaim moves the claim cursors after a claim that read *cc
+ * and claimed up to keys[i] in each of nkeys priorities (cursor.c).  Only
+ * a claim whose snapshot was taken after it read the cursors can: under
+ * REPEATABLE READ or SERIALIZABLE the snapshot may be older.  A claim that
+ * filtered jobs out (filtered: a topic like_pattern, the blocked and
+ * allowed patterns, each NULL when absent) may pass over jobs other claims
+ * can take: it first looks, in a fresh snapshot, for the first job of each
+ * priority between where it started and its key that its filter kept out,
+ * and moves that priority's cursor no further.  A job committed after the
+ * claim's snapshot is the ring's business (ClaimCursorAdvance), not this
+ * look's.  Call with SPI connected, after the claim's rows were used: it
+ * runs statements of its own.
  */
 static void
-AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *key, bool filtered,
+AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtered,
 				  text *like_pattern, Datum blocked, bool blocked_isnull,
 				  Datum allowed, bool allowed_isnull)
 {
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			i;
 
 	if (!cc->tracked || IsolationUsesXactSnapshot())
 		return;
-	if (cc->valid && key->priority > cc->key.priority)
-		return;					/* all of it above the cursor: nothing moves */
-	if (filtered)
+	for (i = 0; i < nkeys && filtered; i++)
 	{
 		/* from the cursor, or from the head of a priority read from its head */
-		bool		from_cursor = cc->valid && key->priority == cc->key.priority;
+		const ClaimKey *from = FindClaimCursor(cc, keys[i].priority);
 
-		values[0] = Int32GetDatum(key->priority);
-		values[1] = TimestampTzGetDatum(from_cursor ? cc->key.scheduled_at : DT_NOBEGIN);
-		values[2] = Int64GetDatum(from_cursor ? cc->key.job_id : PG_INT64_MIN);
-		values[3] = TimestampTzGetDatum(key->scheduled_at);
-		values[4] = Int64GetDatum(key->job_id);
+		values[0] = Int32GetDatum(keys[i].priority);
+		values[1] = TimestampTzGetDatum(from ? from->scheduled_at : DT_NOBEGIN);
+		values[2] = Int64GetDatum(from ? from->job_id : PG_INT64_MIN);
+		values[3] = TimestampTzGetDatum(keys[i].scheduled_at);
+		values[4] = Int64GetDatum(keys[i].job_id);
 		values[5] = PointerGetDatum(like_pattern);
 		nulls[5] = like_pattern ? ' ' : 'n';
 		values[6] = blocked;
@@ -1366,38 +1533,26 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *key, bool filtered,
 		values[7] = allowed;
 		nulls[7] = allowed_isnull ? 'n' : ' ';
 		ExecutePlan(PLAN_CURSOR_FILTERED, values, nulls, SPI_OK_SELECT);
-		if (SPI_processed == 1)
-		{
-			bool		isnull[2];
-			Datum		sched = SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull[0]);
-			Datum		id = SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull[1]);
-
-			if (isnull[0] || isnull[1])
-				return;
-			key->scheduled_at = DatumGetTimestampTz(sched);
-			key->job_id = DatumGetInt64(id);
-		}
+		ResultKey(&keys[i]);
 	}
-	ClaimCursorAdvance(cc, key);
+	ClaimCursorAdvance(cc, keys, nkeys);
 }
 
 /*
  * CatalogClaimJobs claims up to num ready jobs, those whose task is LIKE
  * like_pattern when it is not NULL, appends them to out and returns how
- * many it claimed.  It starts from the claim cursor when there is one.
+ * many it claimed.  It starts from the claim cursors when there are any.
  */
 uint64
 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 				 Tuplestorestate *out, TupleDesc out_desc)
 {
-	Datum		values[6];
+	Datum		values[7];
 	int			n = 2;
 	uint64		claimed;
 	ClaimCursor cc;
-	ClaimKey	last;
-	bool		have_last;
+	ClaimKey	keys[CLAIM_CURSORS];
+	int			nkeys;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(num);
@@ -1409,13 +1564,12 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 			 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
 			 values, NULL, n, &cc);
 	claimed = SPI_processed;
-	have_last = LastClaimKey(&last);
+	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
-	if (have_last)
-		AdvanceAfterClaim(&cc, &last, like_pattern != NULL, like_pattern,
-						  (Datum) 0, true, (Datum) 0, true);
+	AdvanceAfterClaim(&cc, keys, nkeys, like_pattern != NULL, like_pattern,
+					  (Datum) 0, true, (Datum) 0, true);
 	FinishSPI();
 
 	return claimed;
@@ -2209,15 +2363,15 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 						TimestampTz now, Tuplestorestate *out,
 						TupleDesc out_desc, List **tasks)
 {
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	uint64		claimed;
 	uint64		row;
 	int			n = 2;
 	ClaimCursor cc;
-	ClaimKey	last;
-	bool		have_last;
+	ClaimKey	keys[CLAIM_CURSORS];
+	int			nkeys;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(num);
@@ -2232,7 +2386,7 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 			 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
 			 values, nulls, n, &cc);
 	claimed = SPI_processed;
-	have_last = LastClaimKey(&last);
+	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
@@ -2249,14 +2403,14 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	NotifyResultRows("picked");
-	if (have_last)
+	if (nkeys > 0)
 	{
 		ArrayType  *blocked_array = DatumGetArrayTypeP(blocked);
 		bool		filtered = like_pattern != NULL || !allowed_isnull ||
 			ArrayGetNItems(ARR_NDIM(blocked_array), ARR_DIMS(blocked_array)) > 0;
 
 		/* with nothing blocked and no topic or grant, it is a plain claim */
-		AdvanceAfterClaim(&cc, &last, filtered, like_pattern, blocked, false,
+		AdvanceAfterClaim(&cc, keys, nkeys, filtered, like_pattern, blocked, false,
 						  allowed, allowed_isnull);
 	}
 	FinishSPI();

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * cursor.c
- *	  The claim cursor: where in the claim index a claim starts reading.
+ *	  The claim cursors: where in the claim index a claim starts reading.
  *
  * Every claim leaves a dead entry at the head of job_queue_pending_idx
  * (priority DESC, scheduled_at, job_id).  An index scan marks such entries
@@ -13,52 +13,62 @@
  * marked, and every entry costs a heap visit: claims slow down without
  * bound.
  *
- * With pgjobs preloaded, shared memory keeps a cursor per database: a key
- * (priority, scheduled_at, job_id) of the claim index, with this invariant:
+ * With pgjobs preloaded, shared memory keeps claim cursors per database, one
+ * for each of up to CLAIM_CURSORS priorities: a key (priority, scheduled_at,
+ * job_id) of the claim index, with this invariant:
  *
- *	  No pending job due now whose key has the cursor's priority and a
- *	  smaller (scheduled_at, job_id) exists, visible and unlocked, except
- *	  a job locked by a transaction that resets the cursor if it rolls back.
+ *	  No pending job due now whose key has a cursor's priority and a smaller
+ *	  (scheduled_at, job_id) exists, visible and unlocked, except a job
+ *	  locked by a transaction that resets the cursors if it rolls back.
  *
- * A claim then reads the index in three ranges, in claim order: the
- * priorities above the cursor's (from their head: normally empty, but a job
- * of a higher priority can be published or become due there), the cursor's
- * priority from the cursor on, and the lower priorities from their head.
- * A claim that finds no cursor (none yet, reset, pgjobs.claim_cursor off,
- * not preloaded) reads from the head, as before.
+ * A claim then reads the index in ranges, in claim order: each priority
+ * with a cursor from its cursor on, and the priorities between and around
+ * them from their head (normally empty, but a job of a new priority can be
+ * published there, or become due).  A claim that finds no cursor (none yet,
+ * reset, pgjobs.claim_cursor off, not preloaded) reads from the head, as
+ * before.  One cursor per priority, not one per database, because a claim
+ * reads every priority above the one it claims from: with producers at
+ * mixed priorities and a snapshot held, the heads of all of them fill with
+ * entries no claim can skip.
  *
- * The cursor moves forward only after a claim (ClaimCursorAdvance):
+ * A cursor moves forward only after a claim (ClaimCursorAdvance):
  *
- *	- A claim under a READ COMMITTED snapshot taken after it read the cursor
- *	  moves it up to the last key it claimed: every entry it walked before
- *	  that was invisible to it, locked by another claim, or claimed by
- *	  itself.  A claim that filtered jobs out (a topic, paused or full
- *	  topics, grants) first asks for the smallest key it filtered out
- *	  between the cursor and its last key, and moves no further than that.
+ *	- A claim under a READ COMMITTED snapshot taken after it read the
+ *	  cursors moves the cursor of each priority it claimed from up to the
+ *	  last key it claimed there (a priority without a cursor gets one):
+ *	  every entry of that priority it walked before that key was invisible
+ *	  to it, locked by another claim, or claimed by itself.  A claim that
+ *	  filtered jobs out (a topic, paused or full topics, grants) first asks,
+ *	  for each such priority, for the smallest key it filtered out between
+ *	  where it started and its last key, and moves no further than that.
  *	- A claim's move is checked against the lowerings that happened since
- *	  it read the cursor (a ring of the last CLAIM_CURSOR_RING of them): it
- *	  moves to the lowest of its key and theirs, and not at all after a
- *	  reset or when the ring overflowed, so a claim whose snapshot missed a
- *	  job committed meanwhile cannot jump past it.
+ *	  it read the cursors (a ring of the last CLAIM_CURSOR_RING of them): it
+ *	  moves each priority's cursor to the lowest of its key and the
+ *	  lowerings of that priority, and nothing at all after a reset or when
+ *	  the ring overflowed, so a claim whose snapshot missed a job committed
+ *	  meanwhile cannot jump past it.
+ *	- A database keeps at most CLAIM_CURSORS cursors; a new priority's takes
+ *	  the place of the one that moved least recently.  Dropping a cursor is
+ *	  always safe: its priority is read from its head again.
  *
  * Everything that makes a job claimable lowers the cursor once it is
  * visible to others, which is after its commit (or abort):
  *
  *	- publish, publish_bulk, a unique publish, nack, nack_batch, release,
  *	  expiry, retry and retry_topic note the keys their statements return
- *	  (NoteClaimKeyReadied); the commit lowers the cursor to the lowest of
- *	  each priority;
+ *	  (NoteClaimKeyReadied); the commit lowers the cursor of each priority
+ *	  to the lowest of its keys;
  *	- a transaction that locked pending jobs (any claim, a cancel, a unique
- *	  publish that replaces a pending job) resets it when it, or any of its
- *	  subtransactions, rolls back: other claims skipped those jobs;
+ *	  publish that replaces a pending job) resets them all when it, or any
+ *	  of its subtransactions, rolls back: other claims skipped those jobs;
  *	- jobs.wake_consumers(), which is what to call after writing
- *	  jobs.job_queue directly, resets it at once and at commit.
+ *	  jobs.job_queue directly, resets them at once and at commit.
  *
  * What pgjobs cannot see (a direct write without jobs.wake_consumers, COMMIT
  * or ROLLBACK PREPARED of a transaction that queued or claimed jobs, a row
  * lock taken by hand) is caught by the periodic check: every
- * pgjobs.claim_cursor_check_interval one claim (and only one) looks for a
- * pending job below the cursor at the cursor's priority, with a fresh
+ * pgjobs.claim_cursor_check_interval one claim (and only one) looks, for
+ * each cursor, for a pending job below it at its priority, with a fresh
  * snapshot, and lowers the cursor to it, or to the cursor it read (which
  * stops the claims already in flight from moving past a job committed
  * before the check).  Such a job is therefore passed over for at most one
@@ -115,6 +125,9 @@
 /* How long a slot no claim used is kept before another database takes it. */
 #define SLOT_IDLE_LIFETIME	((TimestampTz) 600 * USECS_PER_SEC)
 
+/* How long claims read from every cursor after a costly claim from one. */
+#define ALL_CURSORS_PERIOD	((TimestampTz) 10 * USECS_PER_SEC)
+
 /* Claim keys of distinct priorities a transaction remembers for its commit. */
 #define NOTED_PRIORITIES	16
 
@@ -135,12 +148,15 @@ typedef struct CursorLowering
 	bool		reset;
 } CursorLowering;
 
-/* A database's claim cursor. */
+/* A database's claim cursors. */
 typedef struct CursorSlot
 {
 	Oid			dbid;			/* InvalidOid: free */
-	bool		valid;			/* key is a cursor; else claims start at the head */
-	ClaimKey	key;
+	int			ncursors;		/* priorities with a cursor; the others from their head */
+	ClaimKey	keys[CLAIM_CURSORS];	/* one per priority, highest first */
+	uint64		moved[CLAIM_CURSORS];	/* moves when each last moved forward */
+	uint64		moves;			/* forward moves so far */
+	TimestampTz all_until;		/* claims read from every cursor until then */
 	uint64		seq;			/* lowerings so far; never goes back */
 	TimestampTz checked_at;		/* last periodic check or reset */
 	TimestampTz used_at;		/* last read */
@@ -242,7 +258,8 @@ FindSlot(bool create, TimestampTz now)
 	if (!create || free_slot == NULL)
 		return NULL;
 	free_slot->dbid = MyDatabaseId;
-	free_slot->valid = false;
+	free_slot->ncursors = 0;
+	free_slot->all_until = 0;
 	free_slot->seq += CLAIM_CURSOR_RING;
 	free_slot->checked_at = now;
 	free_slot->used_at = now;
@@ -254,11 +271,25 @@ FindSlot(bool create, TimestampTz now)
 }
 
 /*
+ * FindCursor returns the index of the slot's cursor of priority, or -1 if
+ * that priority has none.  Call with the mutex held.
+ */
+static int
+FindCursor(const CursorSlot *slot, int32 priority)
+{
+	int			i;
+
+	for (i = 0; i < slot->ncursors; i++)
+		if (slot->keys[i].priority == priority)
+			return i;
+	return -1;
+}
+
+/*
  * RecordLowering notes a lowering (to key, or a reset when key is NULL) in
- * the slot's ring, for the claims that read the cursor before it, and
- * applies it.  A key lowers the cursor only if it has the cursor's
- * priority: higher and lower priorities are read from their head anyway.
- * Call with the mutex held.
+ * the slot's ring, for the claims that read the cursors before it, and
+ * applies it.  A key lowers the cursor of its priority; a priority without
+ * one is read from its head anyway.  Call with the mutex held.
  */
 static void
 RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
@@ -273,12 +304,66 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 
 	if (key == NULL)
 	{
-		slot->valid = false;
+		slot->ncursors = 0;
 		slot->checked_at = now;
 	}
-	else if (slot->valid && key->priority == slot->key.priority &&
-			 ClaimKeyLess(key, &slot->key))
-		slot->key = *key;
+	else
+	{
+		int			i = FindCursor(slot, key->priority);
+
+		if (i >= 0 && ClaimKeyLess(key, &slot->keys[i]))
+			slot->keys[i] = *key;
+	}
+}
+
+/*
+ * MoveCursor moves the slot's cursor of key's priority up to key, or gives
+ * that priority a cursor at key, in the place of the one that moved least
+ * recently when there are CLAIM_CURSORS already, other than the lowest
+ * priority's (dropping a cursor is always safe: its priority is read from
+ * its head again).  Call with the mutex held.
+ */
+static void
+MoveCursor(CursorSlot *slot, const ClaimKey *key)
+{
+	int			i = FindCursor(slot, key->priority);
+
+	if (i >= 0)
+	{
+		if (!ClaimKeyLess(&slot->keys[i], key))
+			return;
+	}
+	else
+	{
+		int			j;
+
+		if (slot->ncursors == CLAIM_CURSORS)
+		{
+			/* not the lowest priority's, which claims read from alone */
+			int			candidates = slot->ncursors -
+				(key->priority > slot->keys[slot->ncursors - 1].priority ? 1 : 0);
+			int			oldest = 0;
+
+			for (j = 1; j < candidates; j++)
+				if (slot->moved[j] < slot->moved[oldest])
+					oldest = j;
+			for (j = oldest; j < slot->ncursors - 1; j++)
+			{
+				slot->keys[j] = slot->keys[j + 1];
+				slot->moved[j] = slot->moved[j + 1];
+			}
+			slot->ncursors--;
+		}
+		/* keep them by priority, highest first */
+		for (i = slot->ncursors; i > 0 && slot->keys[i - 1].priority < key->priority; i--)
+		{
+			slot->keys[i] = slot->keys[i - 1];
+			slot->moved[i] = slot->moved[i - 1];
+		}
+		slot->ncursors++;
+	}
+	slot->keys[i] = *key;
+	slot->moved[i] = ++slot->moves;
 }
 
 /*
@@ -293,10 +378,11 @@ CheckDue(TimestampTz checked_at, TimestampTz now)
 }
 
 /*
- * ClaimCursorRead reads this database's claim cursor into *cc and returns
- * whether the claim can start from cc->key.  cc->tracked says whether the
- * claim may move the cursor afterwards (ClaimCursorAdvance); cc->check
- * that this claim is the one to run the periodic check (ClaimCursorCheck)
+ * ClaimCursorRead reads this database's claim cursors into *cc and returns
+ * whether there are any: the claim reads each of cc->keys' priorities from
+ * its cursor, the others from their head.  cc->tracked says whether the
+ * claim may move the cursors afterwards (ClaimCursorAdvance); cc->check
+ * that this claim is the one to run the periodic check (CheckClaimCursor)
  * first.  Without shared memory, or with pgjobs.claim_cursor off, there is
  * no cursor.
  */
@@ -315,37 +401,41 @@ ClaimCursorRead(ClaimCursor *cc)
 	if (slot != NULL)
 	{
 		slot->used_at = now;
-		if (slot->valid && CheckDue(slot->checked_at, now))
+		if (slot->ncursors > 0 && CheckDue(slot->checked_at, now))
 		{
 			slot->checked_at = now;
 			cc->check = true;
 		}
 		cc->tracked = true;
-		cc->valid = slot->valid;
-		cc->key = slot->key;
+		cc->all = pgjobs_claim_costly_pages == 0 || now < slot->all_until;
+		cc->ncursors = slot->ncursors;
+		memcpy(cc->keys, slot->keys, sizeof(ClaimKey) * slot->ncursors);
 		cc->slot = slot - cursor_state->slots;
 		cc->seq = slot->seq;
 	}
 	SpinLockRelease(&cursor_state->mutex);
-	return cc->valid;
+	return cc->ncursors > 0;
 }
 
 /*
- * ClaimCursorAdvance moves the cursor up to key, the last key a claim that
- * read *cc may move it to, lowered by every lowering since the read; not at
- * all if the cursor was reset since, or if too many lowerings happened to
- * tell.  A key of a lower priority than the cursor's moves it there (the
- * claim walked the cursor's priority to its end); one of a higher priority
- * does not move it.
+ * ClaimCursorAdvance moves the cursors after a claim that read *cc: the
+ * cursor of each of keys' priorities (nkeys of them, distinct) up to its
+ * key, the last key the claim may move it to, lowered by every lowering of
+ * that priority since the read.  A priority without a cursor gets one.
+ * Nothing moves if the cursors were reset since, or if too many lowerings
+ * happened to tell.
  */
 void
-ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key)
+ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys)
 {
 	CursorSlot *slot;
-	ClaimKey	k = *key;
+	ClaimKey	k[CLAIM_CURSORS];
+	int			i;
 
-	if (cursor_state == NULL || !cc->tracked)
+	if (cursor_state == NULL || !cc->tracked || nkeys <= 0)
 		return;
+	nkeys = Min(nkeys, CLAIM_CURSORS);
+	memcpy(k, keys, sizeof(ClaimKey) * nkeys);
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	/* the slot it read, not one this database took since */
@@ -354,38 +444,42 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key)
 		uint64		s;
 		bool		reset = false;
 
-		for (s = cc->seq + 1; s <= slot->seq; s++)
+		for (s = cc->seq + 1; s <= slot->seq && !reset; s++)
 		{
 			CursorLowering *l = &slot->ring[s % CLAIM_CURSOR_RING];
 
 			if (l->reset)
-			{
 				reset = true;
-				break;
-			}
-			if (ClaimKeyLess(&l->key, &k))
-				k = l->key;
+			else
+				for (i = 0; i < nkeys; i++)
+					if (l->key.priority == k[i].priority && ClaimKeyLess(&l->key, &k[i]))
+						k[i] = l->key;
 		}
 		if (!reset)
-		{
-			if (!slot->valid)
-			{
-				/* a claim that read no cursor read every priority from its head */
-				if (!cc->valid)
-				{
-					slot->key = k;
-					slot->valid = true;
-				}
-			}
-			else if (k.priority == slot->key.priority)
-			{
-				if (ClaimKeyLess(&slot->key, &k))
-					slot->key = k;
-			}
-			else if (k.priority < slot->key.priority)
-				slot->key = k;	/* it walked the cursor's priority to its end */
-		}
+			for (i = 0; i < nkeys; i++)
+				MoveCursor(slot, &k[i]);
 	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * ClaimCursorCostly tells that a claim that read *cc from its lowest cursor
+ * only, and the other priorities from their head, was costly: the claims of
+ * the next ALL_CURSORS_PERIOD read from every cursor.
+ */
+void
+ClaimCursorCostly(const ClaimCursor *cc)
+{
+	CursorSlot *slot;
+	TimestampTz now;
+
+	if (cursor_state == NULL || !cc->tracked || cc->all)
+		return;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot == &cursor_state->slots[cc->slot])
+		slot->all_until = now + ALL_CURSORS_PERIOD;
 	SpinLockRelease(&cursor_state->mutex);
 }
 

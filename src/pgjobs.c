@@ -41,6 +41,7 @@ int			pgjobs_queue_vacuum_threshold = 10000;
 /* The claim cursor (cursor.c). */
 bool		pgjobs_claim_cursor = true;
 int			pgjobs_claim_cursor_check_interval = 10000;
+int			pgjobs_claim_costly_pages = 64;
 bool		pgjobs_expiry_floor = true;
 
 static const struct config_enum_entry notify_options[] = {
@@ -172,6 +173,15 @@ _PG_init(void)
 							10000, 0, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgjobs.claim_costly_pages",
+							"Buffers a claim from the lowest priority's claim cursor may touch before claims read every priority from its own cursor for a while.",
+							"Not counting 16 a job claimed; 0: claims always read every priority from its own cursor.",
+							&pgjobs_claim_costly_pages,
+							64, 0, INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pgjobs.expiry_floor",

@@ -59,6 +59,7 @@ extern int	pgjobs_retention;
 extern int	pgjobs_queue_vacuum_threshold;
 extern bool pgjobs_claim_cursor;
 extern int	pgjobs_claim_cursor_check_interval;
+extern int	pgjobs_claim_costly_pages;
 extern bool pgjobs_expiry_floor;
 
 /* pgjobs.notify levels: which job events are sent with NOTIFY */
@@ -211,13 +212,17 @@ typedef struct ClaimKey
 	int64		job_id;
 } ClaimKey;
 
-/* What a claim read of the claim cursor. */
+/* Priorities with a claim cursor of their own, per database. */
+#define CLAIM_CURSORS	16
+
+/* What a claim read of the claim cursors. */
 typedef struct ClaimCursor
 {
-	bool		tracked;		/* the claim may move the cursor afterwards */
-	bool		valid;			/* start from key; else from the head */
+	bool		tracked;		/* the claim may move the cursors afterwards */
 	bool		check;			/* run the periodic check first */
-	ClaimKey	key;
+	bool		all;			/* read from every cursor; else from the lowest only */
+	int			ncursors;		/* 0: every priority from its head */
+	ClaimKey	keys[CLAIM_CURSORS];	/* one per priority, highest first */
 	int			slot;			/* the slot read */
 	uint64		seq;			/* lowerings before the read */
 } ClaimCursor;
@@ -226,8 +231,9 @@ extern Size CursorShmemSize(void);
 extern void CursorShmemInit(void);
 extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
 extern bool ClaimCursorRead(ClaimCursor *cc);
-extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *key);
+extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys);
 extern void ClaimCursorLower(const ClaimKey *key);
+extern void ClaimCursorCostly(const ClaimCursor *cc);
 extern void NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id);
 extern void NotePendingLocked(void);
 extern void ResetClaimCursor(void);

@@ -5,11 +5,14 @@
 # claim cursor hand out exactly what claims from the head of the claim index
 # would.
 #
-# A seeded random mix of publishes (priorities 0 to 2, due at random times
-# in the past, so often below the cursor), plain and topic claims, claims
+# A seeded random mix of publishes (mostly priorities 0 to 3, some up to 19,
+# more than a database keeps cursors for; due at random times in the past,
+# so often below a cursor), plain and topic claims, claims
 # rolled back, nacks and releases to random past times, acks, a pause and a
 # resume runs one statement at a time, with the cursor's periodic check
-# off.  After every claim the jobs it got must be the first ones, in claim
+# off: once with claims reading every priority from its own cursor
+# (pgjobs.claim_costly_pages = 0), then with the default, where claims read
+# only the lowest priority's cursor until one of them is costly.  After every claim the jobs it got must be the first ones, in claim
 # order (priority DESC, scheduled_at, job_id), of the model's pending jobs
 # it may take.  Any missing lowering or reset strands a job behind the
 # cursor, and a later claim gets a job after it instead.
@@ -78,14 +81,20 @@ sub claim
 
 my $mismatches = 0;
 my $claims = 0;
-for my $step (1 .. 600)
+for my $step (1 .. 3000)
 {
+	if ($step == 1 || $step == 1501)
+	{
+		my $set = $step == 1 ? 'SET pgjobs.claim_costly_pages = 0' : 'RESET pgjobs.claim_costly_pages';
+		$s->query_safe($set);
+		$other->query_safe($set);
+	}
 	my $r = rand();
 	my @running = sort { $a <=> $b } grep { $job{$_}{state} eq 'running' } keys %job;
 
 	if ($r < 0.30)
 	{
-		my $prio = int(rand(3));
+		my $prio = rand() < 0.7 ? int(rand(4)) : int(rand(20));
 		my $at = int(rand(100000));
 		my $task = (rand() < 0.5 ? 'a' : 'b') . '.job';
 		my $id = $s->query_safe(
