@@ -21,15 +21,23 @@
  *	  (scheduled_at, job_id) exists, visible and unlocked, except a job
  *	  locked by a transaction that resets the cursors if it rolls back.
  *
- * A claim then reads the index in ranges, in claim order: each priority
- * with a cursor from its cursor on, and the priorities between and around
- * them from their head (normally empty, but a job of a new priority can be
- * published there, or become due).  A claim that finds no cursor (none yet,
- * reset, pgjobs.claim_cursor off, not preloaded) reads from the head, as
- * before.  One cursor per priority, not one per database, because a claim
- * reads every priority above the one it claims from: with producers at
- * mixed priorities and a snapshot held, the heads of all of them fill with
- * entries no claim can skip.
+ * A claim then reads the index in ranges, in claim order: priorities with
+ * a cursor from their cursor on, the others from their head.  Which
+ * cursors it reads from is its choice (reading from the head is always
+ * right, only slower):
+ *
+ *	- normally only the lowest priority's, which is where a backlog waits;
+ *	  the dead entries at the head of the priorities above are marked
+ *	  LP_DEAD by the first claims that pass them and then skipped a page at
+ *	  a time, which costs less than one more btree descent per priority;
+ *	- every one of them, and the priorities between from their head, for
+ *	  ALL_CURSORS_PERIOD after a backend's claims from the lowest cursor
+ *	  were costly on average (pgjobs.claim_costly_pages, catalog.c).  That
+ *	  is what a held snapshot does to queues of mixed priorities: no dead
+ *	  entry can be marked, and each costs a heap visit.
+ *
+ * A claim that finds no cursor (none yet, reset, pgjobs.claim_cursor off,
+ * not preloaded) reads from the head, as before.
  *
  * A cursor moves forward only after a claim (ClaimCursorAdvance):
  *
@@ -379,11 +387,11 @@ CheckDue(TimestampTz checked_at, TimestampTz now)
 
 /*
  * ClaimCursorRead reads this database's claim cursors into *cc and returns
- * whether there are any: the claim reads each of cc->keys' priorities from
- * its cursor, the others from their head.  cc->tracked says whether the
- * claim may move the cursors afterwards (ClaimCursorAdvance); cc->check
- * that this claim is the one to run the periodic check (CheckClaimCursor)
- * first.  Without shared memory, or with pgjobs.claim_cursor off, there is
+ * whether there are any.  cc->all says whether the claim reads each of
+ * cc->keys' priorities from its cursor, or only the lowest one's, and the
+ * others from their head.  cc->tracked says whether the claim may move the
+ * cursors afterwards (ClaimCursorAdvance); cc->check that this claim is the
+ * one to run the periodic check of them all (CheckClaimCursor) first.  Without shared memory, or with pgjobs.claim_cursor off, there is
  * no cursor.
  */
 bool
