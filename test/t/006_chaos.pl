@@ -40,7 +40,9 @@
 # Environment:
 #	PGJOBS_CHAOS_SEED=S	seeds the job mix and the chaos (default 1; printed).
 #				Runs with the same seed do the same things, though
-#				not at the same moments.
+#				not at the same moments.  Odd seeds set
+#				pgjobs.claim_costly_pages = 0 (claims read every
+#				priority from its own claim cursor).
 #	PGJOBS_CHAOS_LONG=1	the long version: 20 000 jobs, 6 consumers, 3
 #				producers, 4 minutes of chaos with 3 crashes and 2
 #				clean restarts (about 4 minutes in all).  Without
@@ -119,6 +121,10 @@ pgjobs.consume_expire_interval = 200
 max_connections = 40
 log_min_messages = warning
 });
+# Odd seeds have every claim read each priority (k % 3) from its own claim
+# cursor; even seeds the default, the lowest priority's cursor alone until
+# claims get costly.
+$node->append_conf('postgresql.conf', "pgjobs.claim_costly_pages = 0\n") if $seed % 2;
 # Cluster.pm logs every statement; the long run would write gigabytes.
 $node->append_conf('postgresql.conf', "log_statement = none\n") if $long;
 $node->start;
