@@ -40,6 +40,7 @@ ROOT=$(pwd)
 . scripts/lib.sh
 
 SUPP="$ROOT/test/valgrind/postgresql.supp"
+SUPP_STRIPPED="$ROOT/test/valgrind/stripped.supp"
 PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 SHAREDIR=$("$PG_CONFIG" --sharedir)
 SO=${PGJOBS_VG_SO:-$PKGLIBDIR/pgjobs.so}
@@ -189,6 +190,7 @@ mkdir -p "$OUT/vg" "$OUT/regress" "$OUT/isolation" || die "cannot create $OUT"
 chmod 777 "$OUT" "$OUT/vg" "$OUT/regress" "$OUT/isolation"
 # the postgres OS user may not be able to read the checkout: give valgrind a copy
 cp "$SUPP" "$OUT/postgresql.supp" && chmod 644 "$OUT/postgresql.supp"
+cp "$SUPP_STRIPPED" "$OUT/stripped.supp" && chmod 644 "$OUT/stripped.supp"
 
 CLUSTER_DIR=$(mktemp -d /tmp/pgjobs-vgcluster.XXXXXX)
 chmod 755 "$CLUSTER_DIR"
@@ -257,7 +259,8 @@ as_pg "$PGBIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
 # leak reports are meaningless.
 VG_OPTS=(--quiet --trace-children=yes --track-origins=yes --num-callers=50
          --error-limit=no --leak-check=no --read-inline-info=yes
-         --suppressions="$OUT/postgresql.supp" --log-file="$OUT/vg/%p.log")
+         --suppressions="$OUT/postgresql.supp" --suppressions="$OUT/stripped.supp"
+         --log-file="$OUT/vg/%p.log")
 # shellcheck disable=SC2206
 [ -n "${PGJOBS_VG_OPTS:-}" ] && VG_OPTS+=($PGJOBS_VG_OPTS)
 
