@@ -1267,9 +1267,10 @@ ResultKey(ClaimKey *key)
  * CheckClaimCursor runs the periodic check of the claim cursors *cc read
  * (cursor.c): it lowers each to the first pending job below it at its
  * priority, in a fresh snapshot, or to the cursor it read when there is
- * none, which keeps the claims in flight from moving past a job committed
- * before this check.  Jobs locked by others count too: lowering is always
- * safe, and the claims skip them again.
+ * none; then it stops the claims in flight from moving any cursor past a
+ * job committed, or freed, before this check (ClaimCursorCheckDone).  Jobs
+ * locked by others count too: lowering is always safe, and the claims skip
+ * them again.
  */
 static void
 CheckClaimCursor(const ClaimCursor *cc)
@@ -1288,6 +1289,7 @@ CheckClaimCursor(const ClaimCursor *cc)
 		ResultKey(&key);
 		ClaimCursorLower(&key);
 	}
+	ClaimCursorCheckDone();
 }
 
 /*
@@ -1414,10 +1416,12 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
 		return;
 	}
 	pages -= CLAIM_PAGES_PER_JOB * (int64) SPI_processed;
-	if (claim_cost_samples++ == 0)
+	if (claim_cost_samples == 0)
 		claim_cost = pages;
 	else
 		claim_cost += (pages - claim_cost) / CLAIM_COST_WEIGHT;
+	if (claim_cost_samples < CLAIM_COST_SAMPLES)
+		claim_cost_samples++;
 	if (claim_cost_samples >= CLAIM_COST_SAMPLES && claim_cost > pgjobs_claim_costly_pages)
 	{
 		ClaimCursorCostly(cc);
@@ -1492,18 +1496,18 @@ NoteClaimedLeases(void)
 
 /*
  * FindClaimCursor returns the cursor of priority that *cc read, or NULL if
- * the claim read that priority from its head.
+ * there was none.  Whether the claim read that priority from it or from
+ * its head, no job the claim could have passed over lies below it: the
+ * cursor's invariant, with the lowerings since the read in the ring.
  */
 static const ClaimKey *
 FindClaimCursor(const ClaimCursor *cc, int32 priority)
 {
-	int			n;
-	const ClaimKey *cursors = UsedCursors(cc, &n);
 	int			i;
 
-	for (i = 0; i < n; i++)
-		if (cursors[i].priority == priority)
-			return &cursors[i];
+	for (i = 0; i < cc->ncursors; i++)
+		if (cc->keys[i].priority == priority)
+			return &cc->keys[i];
 	return NULL;
 }
 
@@ -1515,8 +1519,9 @@ FindClaimCursor(const ClaimCursor *cc, int32 priority)
  * filtered jobs out (filtered: a topic like_pattern, the blocked and
  * allowed patterns, each NULL when absent) may pass over jobs other claims
  * can take: it first looks, in a fresh snapshot, for the first job of each
- * priority between where it started and its key that its filter kept out,
- * and moves that priority's cursor no further.  A job committed after the
+ * priority between the cursor it read there (or the head, if none) and its
+ * key that its filter kept out, and moves that priority's cursor no
+ * further.  A job committed after the
  * claim's snapshot is the ring's business (ClaimCursorAdvance), not this
  * look's.  Call with SPI connected, after the claim's rows were used: it
  * runs statements of its own.
@@ -2036,6 +2041,22 @@ CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 			*inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 2,
 												   &isnull)) && !isnull;
+			if (!*inserted)
+			{
+				/*
+				 * It moved a pending job's claim key in place.  A claim in
+				 * flight that reaches the job's old index entry locks the
+				 * new version and returns its new key, though it never
+				 * walked the jobs up to it: its commit lowers the new
+				 * priority's cursor to the head, which also stops such a
+				 * claim from moving it.
+				 */
+				Datum		prio = SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 3, &isnull);
+
+				if (!isnull)
+					NoteClaimKeyReadied(DatumGetInt32(prio), DT_NOBEGIN, PG_INT64_MIN);
+			}
 			found = true;
 			break;
 		}

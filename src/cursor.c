@@ -66,6 +66,10 @@
  *	  expiry, retry and retry_topic note the keys their statements return
  *	  (NoteClaimKeyReadied); the commit lowers the cursor of each priority
  *	  to the lowest of its keys;
+ *	- a unique publish that replaces a pending job moves its key in place:
+ *	  a claim in flight can lock the new version through the old entry and
+ *	  return the new key without having walked up to it, so the commit
+ *	  lowers the new priority's cursor to its head;
  *	- a transaction that locked pending jobs (any claim, a cancel, a unique
  *	  publish that replaces a pending job) resets them all when it, or any
  *	  of its subtransactions, rolls back: other claims skipped those jobs;
@@ -77,10 +81,12 @@
  * lock taken by hand) is caught by the periodic check: every
  * pgjobs.claim_cursor_check_interval one claim (and only one) looks, for
  * each cursor, for a pending job below it at its priority, with a fresh
- * snapshot, and lowers the cursor to it, or to the cursor it read (which
- * stops the claims already in flight from moving past a job committed
- * before the check).  Such a job is therefore passed over for at most one
- * interval while claims go on.  The check walks the dead entries from the
+ * snapshot, and lowers the cursor to it, or to the cursor it read; then it
+ * stops the claims already in flight from moving any cursor (they may have
+ * skipped a job committed, or freed, before the check, at a priority it did
+ * not look at).  Such a job is therefore passed over for at most one
+ * interval while claims go on.  Only a READ COMMITTED claim runs the
+ * check, since an older snapshot would miss what committed since.  The check walks the dead entries from the
  * head once, in one backend, instead of every claim walking them.
  *
  * The expiry floor
@@ -149,11 +155,15 @@ typedef struct FloorLowering
 	bool		reset;
 } FloorLowering;
 
-/* A lowering of a claim cursor: to key, or a reset. */
+/*
+ * A lowering of a claim cursor: to key, or a reset; or the end of a
+ * periodic check, which lowers nothing but stops the claims in flight.
+ */
 typedef struct CursorLowering
 {
 	ClaimKey	key;
 	bool		reset;
+	bool		stop;
 } CursorLowering;
 
 /* A database's claim cursors. */
@@ -307,6 +317,7 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 	slot->seq++;
 	l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
 	l->reset = (key == NULL);
+	l->stop = false;
 	if (key != NULL)
 		l->key = *key;
 
@@ -409,7 +420,9 @@ ClaimCursorRead(ClaimCursor *cc)
 	if (slot != NULL)
 	{
 		slot->used_at = now;
-		if (slot->ncursors > 0 && CheckDue(slot->checked_at, now))
+		/* a check must see what committed before it: not in an older snapshot */
+		if (slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
+			CheckDue(slot->checked_at, now))
 		{
 			slot->checked_at = now;
 			cc->check = true;
@@ -456,7 +469,7 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys)
 		{
 			CursorLowering *l = &slot->ring[s % CLAIM_CURSOR_RING];
 
-			if (l->reset)
+			if (l->reset || l->stop)
 				reset = true;
 			else
 				for (i = 0; i < nkeys; i++)
@@ -509,6 +522,36 @@ ClaimCursorLower(const ClaimKey *key)
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
 		RecordLowering(slot, key, now);
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * ClaimCursorCheckDone ends a periodic check of this database's cursors
+ * (CheckClaimCursor): the claims that read the cursors before it move none
+ * of them.  The check looked below each cursor it read, in a fresh
+ * snapshot, and lowered it there; but such a claim may have skipped a job
+ * that was locked then and is free now (a ROLLBACK PREPARED), at a priority
+ * that had no cursor for the check to look below, and give that priority a
+ * cursor past it.
+ */
+void
+ClaimCursorCheckDone(void)
+{
+	CursorSlot *slot;
+
+	if (cursor_state == NULL)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL)
+	{
+		CursorLowering *l;
+
+		slot->seq++;
+		l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
+		l->reset = false;
+		l->stop = true;
+	}
 	SpinLockRelease(&cursor_state->mutex);
 }
 

@@ -234,6 +234,7 @@ extern bool ClaimCursorRead(ClaimCursor *cc);
 extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys);
 extern void ClaimCursorLower(const ClaimKey *key);
 extern void ClaimCursorCostly(const ClaimCursor *cc);
+extern void ClaimCursorCheckDone(void);
 extern void NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id);
 extern void NotePendingLocked(void);
 extern void ResetClaimCursor(void);
