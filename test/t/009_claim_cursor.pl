@@ -5,7 +5,9 @@
 # claim cursor hand out exactly what claims from the head of the claim index
 # would.
 #
-# A seeded random mix of publishes (mostly priorities 0 to 3, some up to 19,
+# A seeded random mix of publishes (some of them unique publishes that
+# replace a pending job's priority and time in place; mostly priorities 0 to
+# 3, some up to 19,
 # more than a database keeps cursors for; due at random times in the past,
 # so often below a cursor), plain and topic claims, claims
 # rolled back, nacks and releases to random past times, acks, a pause and a
@@ -97,6 +99,27 @@ for my $step (1 .. 3000)
 		my $prio = rand() < 0.7 ? int(rand(4)) : int(rand(20));
 		my $at = int(rand(100000));
 		my $task = (rand() < 0.5 ? 'a' : 'b') . '.job';
+		if (rand() < 0.2)
+		{
+			# a unique publish that replaces: a pending holder of the key
+			# gets the new priority and time in place, else a new job
+			my $key = 'k' . int(rand(5));
+			my $id = $s->query_safe(
+				"SELECT jobs.publish('$task', NULL, " . ts($at) . ", 3600, $prio, 1000,"
+				  . " i_unique_key => '$key', i_on_duplicate => 'replace')");
+			if (exists $job{$id})
+			{
+				die "step $step: replaced job $id is $job{$id}{state}"
+				  unless $job{$id}{state} eq 'pending';
+				$job{$id}{prio} = $prio;
+				$job{$id}{at} = $at;
+			}
+			else
+			{
+				$job{$id} = { prio => $prio, at => $at, task => $task, state => 'pending' };
+			}
+			next;
+		}
 		my $id = $s->query_safe(
 			"SELECT jobs.publish('$task', NULL, " . ts($at) . ", 3600, $prio, 1000)");
 		$job{$id} = { prio => $prio, at => $at, task => $task, state => 'pending' };
