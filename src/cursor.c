@@ -56,8 +56,9 @@
  *	  the ring overflowed, so a claim whose snapshot missed a job committed
  *	  meanwhile cannot jump past it.
  *	- A database keeps at most CLAIM_CURSORS cursors; a new priority's takes
- *	  the place of the one that moved least recently.  Dropping a cursor is
- *	  always safe: its priority is read from its head again.
+ *	  the place of the one that moved least recently, other than the lowest
+ *	  priority's.  Dropping a cursor is always safe: its priority is read
+ *	  from its head again.
  *
  * Everything that makes a job claimable lowers the cursor once it is
  * visible to others, which is after its commit (or abort):
@@ -86,8 +87,9 @@
  * skipped a job committed, or freed, before the check, at a priority it did
  * not look at).  Such a job is therefore passed over for at most one
  * interval while claims go on.  Only a READ COMMITTED claim runs the
- * check, since an older snapshot would miss what committed since.  The check walks the dead entries from the
- * head once, in one backend, instead of every claim walking them.
+ * check, since an older snapshot would miss what committed since.  The
+ * check walks the dead entries from the head once, in one backend, instead
+ * of every claim walking them.
  *
  * The expiry floor
  * ----------------
