@@ -857,7 +857,10 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	 * $1 from ($2, $3) up to its last claimed key ($4, $5) that the claim's
 	 * filter (topic $6, blocked $7, allowed $8, each NULL when absent) kept
 	 * it from taking, locked or not.  In two parts, for the same reason as
-	 * PLAN_CURSOR_CHECK.
+	 * PLAN_CURSOR_CHECK; the second, at scheduled_at $4, from job_id $9 ($3
+	 * when $2 is $4): with the equality on scheduled_at, nbtree would start
+	 * it at the first entry of $4 rather than at the row comparison, and
+	 * walk every claimed job of a publish_bulk up to the cursor.
 	 */
 #define PASSED_OVER(range_qual) \
 	"  (SELECT scheduled_at, job_id FROM jobs.job_queue" \
@@ -873,10 +876,11 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"SELECT scheduled_at, job_id FROM ("
 		PASSED_OVER(" AND scheduled_at" LT "$4")
 		"  UNION ALL"
-		PASSED_OVER(" AND scheduled_at" EQ "$4 AND job_id" LT "$5")
+		PASSED_OVER(" AND scheduled_at" EQ "$4 AND job_id" GE "$9"
+					" AND job_id" LT "$5")
 		") b LIMIT 1",
-		8, {INT4OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT8OID,
-			TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
+		9, {INT4OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT8OID,
+			TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID}
 	},
 	[PLAN_TOPIC_GRANTS] = {
 		"SELECT role::pg_catalog.oid, pattern, can_publish, can_consume"
@@ -1531,8 +1535,8 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 				  text *like_pattern, Datum blocked, bool blocked_isnull,
 				  Datum allowed, bool allowed_isnull)
 {
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			i;
 
 	if (!cc->tracked || IsolationUsesXactSnapshot())
@@ -1553,6 +1557,9 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 		nulls[6] = blocked_isnull ? 'n' : ' ';
 		values[7] = allowed;
 		nulls[7] = allowed_isnull ? 'n' : ' ';
+		/* where the second part starts: the cursor, if at the same time */
+		values[8] = Int64GetDatum(from && from->scheduled_at == keys[i].scheduled_at ?
+								  from->job_id : PG_INT64_MIN);
 		ExecutePlan(PLAN_CURSOR_FILTERED, values, nulls, SPI_OK_SELECT);
 		ResultKey(&keys[i]);
 	}
