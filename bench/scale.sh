@@ -160,6 +160,29 @@ verdict() {
     if awk "BEGIN { exit !(${1#\~} >= $2) }"; then echo met; else echo MISSED; fi
 }
 
+# The measure tables of the held-snapshot runs (8 and 8b):
+# measure_header prints the header; measure_row NAME VALUE UNIT RATIO TARGET
+# a row; rate_row NAME RATE IDX a rate in jobs/s with its ratio to ceiling
+# runs IDX and IDX+1; last_first_row FIRST LAST the last / first window
+# ratio against the target 0.8.
+MEASURE_FMT="%-34s | %9s | %-6s | %14s | %s\n"
+measure_header() {
+    measure_row "measure" "value" "unit" "ratio to ceil." "target"
+    measure_row "----------------------------------" "---------" "------" "--------------" "----------"
+}
+measure_row() {
+    # shellcheck disable=SC2059
+    printf "$MEASURE_FMT" "$@"
+}
+rate_row() {
+    measure_row "$1" "$(printf '%.0f' "$2")" "jobs/s" "$(ratio_to "$3" "$2")" "-"
+}
+last_first_row() {
+    local lf
+    lf=$(printf '%.2f' "$(calc "$2 / $1")")
+    measure_row "last / first $WINDOW s (completed)" "$lf" "" "" ">= 0.8 $(verdict "$lf" 0.8)"
+}
+
 # wait_idle waits until the pgbench sessions have left the server, so that
 # the statistics they flush on exit are counted.
 wait_idle() {
@@ -655,24 +678,13 @@ ceiling
     echo "   SELECT count(*) FROM jobs.job_queue; committed after the run)"
     ceiling_note "$G8"
     echo
-    fmt="%-34s | %9s | %-6s | %14s | %s\n"
-    # shellcheck disable=SC2059
-    printf "$fmt" "measure" "value" "unit" "ratio to ceil." "target"
-    # shellcheck disable=SC2059
-    printf "$fmt" "----------------------------------" "---------" "------" "--------------" "----------"
-    # shellcheck disable=SC2059
-    printf "$fmt" "completed, whole run" "$(printf '%.0f' "$S8_DONE")" "jobs/s" "$(ratio_to "$G8" "$S8_DONE")" "-"
-    # shellcheck disable=SC2059
-    printf "$fmt" "published, whole run" "$(printf '%.0f' "$S8_PUB")" "jobs/s" "$(ratio_to "$G8" "$S8_PUB")" "-"
-    # shellcheck disable=SC2059
-    printf "$fmt" "completed, first $WINDOW s" "$(printf '%.0f' "$S8_FIRST")" "jobs/s" "$(ratio_to "$G8" "$S8_FIRST")" "-"
-    # shellcheck disable=SC2059
-    printf "$fmt" "completed, last $WINDOW s" "$(printf '%.0f' "$S8_LAST")" "jobs/s" "$(ratio_to "$G8" "$S8_LAST")" "-"
-    lf=$(printf '%.2f' "$(calc "$S8_LAST / $S8_FIRST")")
-    # shellcheck disable=SC2059
-    printf "$fmt" "last / first $WINDOW s (completed)" "$lf" "" "" ">= 0.8 $(verdict "$lf" 0.8)"
-    # shellcheck disable=SC2059
-    printf "$fmt" "most dead rows in jobs.job_queue" "$S8_MAXDEAD" "rows" "" "bounded"
+    measure_header
+    rate_row "completed, whole run" "$S8_DONE" "$G8"
+    rate_row "published, whole run" "$S8_PUB" "$G8"
+    rate_row "completed, first $WINDOW s" "$S8_FIRST" "$G8"
+    rate_row "completed, last $WINDOW s" "$S8_LAST" "$G8"
+    last_first_row "$S8_FIRST" "$S8_LAST"
+    measure_row "most dead rows in jobs.job_queue" "$S8_MAXDEAD" "rows" "" "bounded"
     echo
     print_intervals held
     [ "$S8_EMPTY" -gt 0 ] && echo "($S8_EMPTY consumer runs found the queue empty and are not counted in completed/s above)"
@@ -698,16 +710,9 @@ ceiling
     echo "   at random priorities 0..9 (publish_prio.sql)"
     ceiling_note "$G8B"
     echo
-    fmt="%-34s | %9s | %-6s | %14s | %s\n"
-    # shellcheck disable=SC2059
-    printf "$fmt" "measure" "value" "unit" "ratio to ceil." "target"
-    # shellcheck disable=SC2059
-    printf "$fmt" "----------------------------------" "---------" "------" "--------------" "----------"
-    # shellcheck disable=SC2059
-    printf "$fmt" "completed, whole run" "$(printf '%.0f' "$S8B_DONE")" "jobs/s" "$(ratio_to "$G8B" "$S8B_DONE")" "-"
-    lf=$(printf '%.2f' "$(calc "$S8B_LAST / $S8B_FIRST")")
-    # shellcheck disable=SC2059
-    printf "$fmt" "last / first $WINDOW s (completed)" "$lf" "" "" ">= 0.8 $(verdict "$lf" 0.8)"
+    measure_header
+    rate_row "completed, whole run" "$S8B_DONE" "$G8B"
+    last_first_row "$S8B_FIRST" "$S8B_LAST"
     echo
     print_intervals heldprio
     noisy "$G8B" && echo "$NOISE_NOTE"

@@ -158,22 +158,6 @@
 	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
 
 /*
- * Claims from the lowest cursor alone that touch more buffers than
- * pgjobs.claim_costly_pages on average (CLAIM_COST_SAMPLES of them at
- * least, weighing the last one 1/CLAIM_COST_WEIGHT), not counting
- * CLAIM_PAGES_PER_JOB a job claimed, walk dead entries at the head of other
- * priorities: the next claims read from every cursor (cursor.c).  A claim
- * of one job from a clean index touches 15 to 20.  A backend keeps its own
- * average, started over by each claim from every cursor, so that a stale
- * one cannot keep them all in use once the dead entries are gone.
- */
-#define CLAIM_PAGES_PER_JOB	16
-#define CLAIM_COST_SAMPLES	4
-#define CLAIM_COST_WEIGHT	8
-static double claim_cost = 0;
-static int	claim_cost_samples = 0;
-
-/*
  * "priority = param" for the cursor's checks, which read one priority
  * between two keys and stop at "scheduled_at = x AND job_id < y".  Written
  * as an ANY of one element, which nbtree reads as the equality it is, so
@@ -1393,9 +1377,9 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
  * RunClaim runs a claim whose first n parameters are in values (and
  * nulls): from_plan, with the ranges of the claim cursors *cc read by
  * StartClaim appended as its last four, when there are cursors; head_plan
- * otherwise.  values and nulls must have room for four more.  Claims that
- * read only the lowest cursor and were costly on average have the next
- * claims read from every cursor (cursor.c).  Call with SPI connected.
+ * otherwise.  values and nulls must have room for four more.  The buffers
+ * the claim touched go to ClaimCursorCost, which decides from which cursors
+ * the next claims read.  Call with SPI connected.
  */
 static void
 RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
@@ -1414,23 +1398,7 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
 	ExecutePlan(from_plan, values, nulls, SPI_OK_SELECT);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
-	if (cc->all || cc->ncursors <= 1)
-	{
-		claim_cost_samples = 0;
-		return;
-	}
-	pages -= CLAIM_PAGES_PER_JOB * (int64) SPI_processed;
-	if (claim_cost_samples == 0)
-		claim_cost = pages;
-	else
-		claim_cost += (pages - claim_cost) / CLAIM_COST_WEIGHT;
-	if (claim_cost_samples < CLAIM_COST_SAMPLES)
-		claim_cost_samples++;
-	if (claim_cost_samples >= CLAIM_COST_SAMPLES && claim_cost > pgjobs_claim_costly_pages)
-	{
-		ClaimCursorCostly(cc);
-		claim_cost_samples = 0;
-	}
+	ClaimCursorCost(cc, pages, SPI_processed);
 }
 
 /*
@@ -1525,10 +1493,10 @@ FindClaimCursor(const ClaimCursor *cc, int32 priority)
  * can take: it first looks, in a fresh snapshot, for the first job of each
  * priority between the cursor it read there (or the head, if none) and its
  * key that its filter kept out, and moves that priority's cursor no
- * further.  A job committed after the
- * claim's snapshot is the ring's business (ClaimCursorAdvance), not this
- * look's.  Call with SPI connected, after the claim's rows were used: it
- * runs statements of its own.
+ * further.  A job committed after the claim's snapshot is the ring's
+ * business (ClaimCursorAdvance), not this look's.  Call with SPI
+ * connected, after the claim's rows were used: it runs statements of its
+ * own.
  */
 static void
 AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtered,
@@ -1543,7 +1511,7 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 		return;
 	for (i = 0; i < nkeys && filtered; i++)
 	{
-		/* from the cursor, or from the head of a priority read from its head */
+		/* from the cursor it read there, or from the head */
 		const ClaimKey *from = FindClaimCursor(cc, keys[i].priority);
 
 		values[0] = Int32GetDatum(keys[i].priority);

@@ -141,8 +141,13 @@
 /* How long a slot no claim used is kept before another database takes it. */
 #define SLOT_IDLE_LIFETIME	((TimestampTz) 600 * USECS_PER_SEC)
 
-/* How long claims read from every cursor after a costly claim from one. */
+/* How long claims read from every cursor after costly claims from one. */
 #define ALL_CURSORS_PERIOD	((TimestampTz) 10 * USECS_PER_SEC)
+
+/* The average cost of claims from the lowest cursor (ClaimCursorCost). */
+#define CLAIM_PAGES_PER_JOB	16
+#define CLAIM_COST_SAMPLES	4
+#define CLAIM_COST_WEIGHT	8
 
 /* Claim keys of distinct priorities a transaction remembers for its commit. */
 #define NOTED_PRIORITIES	16
@@ -206,6 +211,10 @@ static bool xact_pending_locked = false;
 static TimestampTz xact_lease_floor = DT_NOEND;	/* earliest lease end set */
 /* the deepest (sub)transaction level holding a pass's expiries; 0: none */
 static int	xact_expiry_level = 0;
+
+/* This backend's average cost of claims from the lowest cursor. */
+static double claim_cost = 0;
+static int	claim_cost_samples = 0;
 
 /*
  * CursorShmemSize is the shared memory the cursor table needs (shmem.c).
@@ -306,6 +315,22 @@ FindCursor(const CursorSlot *slot, int32 priority)
 }
 
 /*
+ * NextRingEntry takes the slot's next ring entry, cleared, for what the
+ * claims that read the cursors before it must account for.  Call with the
+ * mutex held.
+ */
+static CursorLowering *
+NextRingEntry(CursorSlot *slot)
+{
+	CursorLowering *l;
+
+	slot->seq++;
+	l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
+	memset(l, 0, sizeof(*l));
+	return l;
+}
+
+/*
  * RecordLowering notes a lowering (to key, or a reset when key is NULL) in
  * the slot's ring, for the claims that read the cursors before it, and
  * applies it.  A key lowers the cursor of its priority; a priority without
@@ -314,12 +339,9 @@ FindCursor(const CursorSlot *slot, int32 priority)
 static void
 RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 {
-	CursorLowering *l;
+	CursorLowering *l = NextRingEntry(slot);
 
-	slot->seq++;
-	l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
 	l->reset = (key == NULL);
-	l->stop = false;
 	if (key != NULL)
 		l->key = *key;
 
@@ -404,7 +426,8 @@ CheckDue(TimestampTz checked_at, TimestampTz now)
  * cc->keys' priorities from its cursor, or only the lowest one's, and the
  * others from their head.  cc->tracked says whether the claim may move the
  * cursors afterwards (ClaimCursorAdvance); cc->check that this claim is the
- * one to run the periodic check of them all (CheckClaimCursor) first.  Without shared memory, or with pgjobs.claim_cursor off, there is
+ * one to run the periodic check of them all (CheckClaimCursor) first.
+ * Without shared memory, or with pgjobs.claim_cursor off, there is
  * no cursor.
  */
 bool
@@ -486,18 +509,38 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys)
 }
 
 /*
- * ClaimCursorCostly tells that a claim that read *cc from its lowest cursor
- * only, and the other priorities from their head, was costly: the claims of
- * the next ALL_CURSORS_PERIOD read from every cursor.
+ * ClaimCursorCost takes the buffers a claim that read *cc touched (pages)
+ * and the jobs it claimed.  Claims from the lowest cursor alone that touch
+ * more than pgjobs.claim_costly_pages on average (CLAIM_COST_SAMPLES of
+ * them at least, weighing the last one 1/CLAIM_COST_WEIGHT), not counting
+ * CLAIM_PAGES_PER_JOB a job claimed, walk dead entries at the head of other
+ * priorities: the claims of the next ALL_CURSORS_PERIOD read from every
+ * cursor.  A claim of one job from a clean index touches 15 to 20.  A
+ * backend keeps its own average, started over by each claim from every
+ * cursor, so that a stale one cannot keep them all in use once the dead
+ * entries are gone.
  */
 void
-ClaimCursorCostly(const ClaimCursor *cc)
+ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed)
 {
 	CursorSlot *slot;
 	TimestampTz now;
 
-	if (cursor_state == NULL || !cc->tracked || cc->all)
+	if (cursor_state == NULL || !cc->tracked || cc->all || cc->ncursors <= 1)
+	{
+		claim_cost_samples = 0;
 		return;
+	}
+	pages -= CLAIM_PAGES_PER_JOB * (int64) claimed;
+	if (claim_cost_samples == 0)
+		claim_cost = pages;
+	else
+		claim_cost += (pages - claim_cost) / CLAIM_COST_WEIGHT;
+	if (claim_cost_samples < CLAIM_COST_SAMPLES)
+		claim_cost_samples++;
+	if (claim_cost_samples < CLAIM_COST_SAMPLES || claim_cost <= pgjobs_claim_costly_pages)
+		return;
+	claim_cost_samples = 0;
 	now = GetCurrentTimestamp();
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
@@ -546,14 +589,7 @@ ClaimCursorCheckDone(void)
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
-	{
-		CursorLowering *l;
-
-		slot->seq++;
-		l = &slot->ring[slot->seq % CLAIM_CURSOR_RING];
-		l->reset = false;
-		l->stop = true;
-	}
+		NextRingEntry(slot)->stop = true;
 	SpinLockRelease(&cursor_state->mutex);
 }
 

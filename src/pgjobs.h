@@ -233,7 +233,7 @@ extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
 extern bool ClaimCursorRead(ClaimCursor *cc);
 extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys);
 extern void ClaimCursorLower(const ClaimKey *key);
-extern void ClaimCursorCostly(const ClaimCursor *cc);
+extern void ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed);
 extern void ClaimCursorCheckDone(void);
 extern void NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id);
 extern void NotePendingLocked(void);
