@@ -18,6 +18,10 @@ SELECT array_agg(job_id) = array_agg(job_id ORDER BY job_id) AS in_input_order,
   FROM jobs.publish_bulk((SELECT array_agg(ROW('b.' || (1000 - i), NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job
                                           ORDER BY i)
                             FROM generate_series(1, 1000) i));
+-- ... and each id is its element's: the i-th element (task b.<1000 - i>)
+-- got id 3 + i
+SELECT bool_and(task = 'b.' || (1003 - job_id)) AS ids_follow_input, count(*)
+  FROM jobs.job_queue WHERE job_id BETWEEN 4 AND 1003;
 SELECT count(*) AS queued FROM jobs.job_queue;
 
 -- an empty array publishes nothing
