@@ -3,7 +3,8 @@
 # "Scale and endurance" of bench/README.md): the workloads of issue 3 that
 # bench/run.sh does not run.
 #
-#   4. steady state: 2 producers and 2 consumers at once
+#   4. steady state: 2 producers and 2 consumers at once, with its bounds
+#      (2 clients of the INSERT alone, a hand-written SKIP LOCKED queue)
 #   6. queue depth: the drain from 10k, 1M and 5M pending jobs
 #   7. topics: 1,000 task names, 4 consumers each on its own prefix,
 #      priorities mixed
@@ -21,7 +22,7 @@
 #
 # Usage: bash bench/scale.sh [--quick] [--conf 'name = value']...
 #   --quick     a smoke test: 1k/10k/50k-deep queues, a 20 s steady state,
-#               a 30 s held snapshot, 2 s runs otherwise (under 2 minutes)
+#               a 30 s held snapshot, 2 s runs otherwise (about 3 minutes)
 #   --conf      one more postgresql.conf line, on top of the fixed
 #               configuration (e.g. --conf "pgjobs.database = 'postgres'"
 #               starts the maintenance worker); printed in the header
@@ -371,6 +372,45 @@ steady() {
     MAXDEAD=$(awk '{ if ($5 > m) m = $5 } END { print m + 0 }' "$WORK/$tag.samples")
 }
 
+# steady_plain LENGTH BACKLOG runs the hand-written reference queue
+# (bench_queue: plain_queue_publish.sql and plain_queue_take.sql) with HALF
+# producers and HALF consumers for LENGTH seconds from BACKLOG rows, and
+# sets PLAIN_PUB and PLAIN_DONE (rows/s over the run).
+steady_plain() {
+    local length=$1 backlog=$2 pp cp prc crc pub_tps pub_x cons_tps cons_x left taken
+    echo "  hand-written queue: $HALF producers + $HALF consumers for $length s" >&2
+    sql "TRUNCATE bench_queue" >/dev/null
+    sql "INSERT INTO bench_queue (task, body) SELECT 'bench.task', '{\"n\":1}' FROM generate_series(1, $backlog)" >/dev/null
+    sql "VACUUM ANALYZE bench_queue" >/dev/null
+    sql "CHECKPOINT" >/dev/null
+    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 \
+        -f "$SCRIPTS/plain_queue_publish.sql" >"$WORK/plain.prod.out" 2>&1 7>&- &
+    pp=$!
+    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 \
+        -f "$SCRIPTS/plain_queue_take.sql" >"$WORK/plain.cons.out" 2>&1 7>&- &
+    cp=$!
+    BG_PIDS+=("$pp" "$cp")
+    wait "$pp"; prc=$?
+    wait "$cp"; crc=$?
+    forget "$pp" "$cp"
+    { echo "== hand-written queue producers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/plain_queue_publish.sql"
+      cat "$WORK/plain.prod.out"; echo
+      echo "== hand-written queue consumers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/plain_queue_take.sql"
+      cat "$WORK/plain.cons.out"; echo; } >>"$RAWLOG"
+    pgbench_check "hand-written queue producers" "$WORK/plain.prod.out" "$prc"
+    pub_tps=$TPS pub_x=$XACTS
+    pgbench_check "hand-written queue consumers" "$WORK/plain.cons.out" "$crc"
+    cons_tps=$TPS cons_x=$XACTS
+    # every row inserted is still there or was taken, by one consumer run each
+    left=$(sql "SELECT count(*) FROM bench_queue")
+    taken=$((backlog + pub_x - left))
+    echo "  hand-written queue: $pub_x inserted, $taken taken, $left left" >&2
+    { [ "$taken" -gt 0 ] && [ "$taken" -le "$cons_x" ]; } ||
+        die "sanity check failed: hand-written queue: $taken rows taken by $cons_x consumer runs"
+    PLAIN_PUB=$(calc "$pub_tps")
+    PLAIN_DONE=$(calc "$cons_tps * $taken / $cons_x")
+}
+
 INTERVAL_HEADER=$(printf "%6s | %11s | %11s | %10s | %10s | %10s | %8s | %8s | %9s | %10s | %7s | %8s" \
     "t (s)" "published/s" "completed/s" "claim+ack" "queue rows" "dead rows" "dead job" \
     "queue MB" "pend.idx" "idx reads" "vacuums" "xmin age")
@@ -396,6 +436,7 @@ trap cleanup EXIT
 sql "CREATE EXTENSION pgjobs" >/dev/null
 sql "CREATE EXTENSION pg_walinspect" >/dev/null
 sql "CREATE TABLE bench_plain (id bigserial PRIMARY KEY, task text, body jsonb, created_at timestamptz DEFAULT now())" >/dev/null
+sql "CREATE TABLE bench_queue (id bigserial PRIMARY KEY, task text, body jsonb, created_at timestamptz DEFAULT now())" >/dev/null
 
 {
     echo "pgjobs scale and endurance benchmark ($MODE run), $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -449,6 +490,17 @@ steady batch "$STEADY" "$BACKLOG"
 CONS_SCRIPT=drain.sql CONS_BATCH=1
 S4D_PUB=$PUB_RATE S4D_DONE=$DONE_RATE S4D_FIRST=$FIRST S4D_LAST=$LAST
 ceiling
+# what bounds the workload on this machine, measured alike: HALF clients of
+# the ceiling's INSERT alone (the most HALF one-job producers could
+# publish), then a hand-written SKIP LOCKED queue with HALF producers and
+# HALF consumers (one DELETE a job, one commit)
+G4E=$((${#CEILINGS[@]} - 1))
+reset
+BENCH_CLIENTS=$HALF BENCH_THREADS=1 bench "insert, $HALF clients" insert_ceiling.sql
+S4E_INSERT=$TPS
+steady_plain "$COLD" "$BACKLOG"
+S4E_PUB=$PLAIN_PUB S4E_DONE=$PLAIN_DONE
+ceiling
 {
     echo
     echo "4. steady state: $HALF producers (publish, 1 job per transaction) + $HALF consumers"
@@ -457,11 +509,15 @@ ceiling
     echo "   then $STEADY s from the backlog again with consumers acking each job in the statement that"
     echo "   claims the next (jobs.ack_and_consume(1), 1 transaction per job); then $STEADY s from"
     echo "   the backlog with consumers claiming up to 50 jobs and acking them with one ack_batch"
-    echo "   (consume(50) + ack_batch, 2 transactions per batch)"
+    echo "   (consume(50) + ack_batch, 2 transactions per batch).  Bounds, measured alike: $HALF clients"
+    echo "   of the ceiling's INSERT alone, and a hand-written SKIP LOCKED queue (bench_queue: $HALF"
+    echo "   clients INSERT a row each transaction, $HALF DELETE the oldest row each transaction) for $COLD s"
+    echo "   from a backlog of $BACKLOG rows"
     ceiling_note "$G4"
     ceiling_note "$G4B" | sed 's/this group/the empty-queue run/'
     ceiling_note "$G4C" | sed 's/this group/the ack_and_consume run/'
     ceiling_note "$G4D" | sed 's/this group/the batch run/'
+    ceiling_note "$G4E" | sed 's/this group/the bounds below/'
     echo
     fmt="%-34s | %7s | %9s | %-6s | %14s | %s\n"
     # shellcheck disable=SC2059
@@ -497,6 +553,12 @@ ceiling
     # shellcheck disable=SC2059
     printf "$fmt" "batch, last/first ${WINDOW} s" "" "" "" \
         "$(printf '%.2f' "$(calc "$S4D_LAST / $S4D_FIRST")")" "-"
+    # shellcheck disable=SC2059
+    printf "$fmt" "bound: INSERT alone, $HALF clients" "$HALF" "$(printf '%.0f' "$S4E_INSERT")" "rows/s" "$(ratio_to "$G4E" "$S4E_INSERT")" "(the most $HALF one-job producers publish)"
+    # shellcheck disable=SC2059
+    printf "$fmt" "hand-written queue: completed" "$HALF+$HALF" "$(printf '%.0f' "$S4E_DONE")" "rows/s" "$(ratio_to "$G4E" "$S4E_DONE")" "(reference, $COLD s)"
+    # shellcheck disable=SC2059
+    printf "$fmt" "hand-written queue: published" "$HALF" "$(printf '%.0f' "$S4E_PUB")" "rows/s" "$(ratio_to "$G4E" "$S4E_PUB")" "-"
     echo
     echo "from the backlog, every $INTERVAL s:"
     print_intervals steady
@@ -511,7 +573,7 @@ ceiling
     echo
     echo "from the backlog with consume(50) + ack_batch, every $INTERVAL s (claim+ack: per batch):"
     print_intervals batch
-    { noisy "$G4" || noisy "$G4B" || noisy "$G4C" || noisy "$G4D"; } && echo "$NOISE_NOTE"
+    { noisy "$G4" || noisy "$G4B" || noisy "$G4C" || noisy "$G4D" || noisy "$G4E"; } && echo "$NOISE_NOTE"
 } | emit
 
 # ---------------------------------------------------------------------------
