@@ -109,11 +109,12 @@ START=$(date +%s)
 # snapshot-holding psql); the EXIT trap ends those still running, by pid.
 BG_PIDS=()
 cleanup() {
-    local p
+    local rc=$? p
     for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     exec 7>&-
     cluster_stop
-    rm -rf "$WORK"
+    # a failed run keeps its pgbench logs and samples for a look
+    if [ "$rc" = 0 ]; then rm -rf "$WORK"; else echo "$PROG: its files are kept in $WORK" >&2; fi
 }
 trap cleanup EXIT
 
@@ -362,7 +363,9 @@ steady() {
                     (done > 0 ? sprintf("%.1f", ($13 - $28) / done) : "-"), $12 - v0, $14
             }' >"$WORK/$tag.intervals"
     [ "$(wc -l <"$WORK/$tag.intervals")" = "$n" ] ||
-        die "$tag: could not line up $n intervals of pgbench logs and samples"
+        die "$tag: could not line up $n intervals of pgbench logs and samples" \
+            "(lines: $(wc -l "$WORK/$tag".prod.[0-9]* "$WORK/$tag".cons.[0-9]* "$WORK/$tag.samples" |
+                       awk '$2 != "total" { printf "%s %s; ", $2, $1 }'))"
 
     # completed jobs/s over the first and the last WINDOW seconds: jobs
     # finished between two samples, over the time between them

@@ -130,6 +130,12 @@ status=$?
 [ "$status" = 0 ] || cat "$LOG/bench.out"
 report "bench/run.sh --quick" "$status"
 
+echo "== bench: bash bench/scale.sh --quick (the same for the scale and endurance workloads)"
+PGJOBS_PORT= bash bench/scale.sh --quick >"$LOG/scale.out" 2>&1
+status=$?
+[ "$status" = 0 ] || cat "$LOG/scale.out"
+report "bench/scale.sh --quick" "$status"
+
 rm -rf "$LOG"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
