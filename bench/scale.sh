@@ -291,19 +291,24 @@ CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1 PROD_SCRIPT=publi
 # PUB_RATE and DONE_RATE (jobs/s over the run), EMPTY (consumer script runs
 # that found no job), and the per-interval table in $WORK/TAG.intervals.
 steady() {
-    local tag=$1 length=$2 backlog=$3 n=$(($2 / INTERVAL)) t0 pp cp sp prc crc
+    local tag=$1 length=$2 backlog=$3 n=$(($2 / INTERVAL)) t0 pp cp sp prc crc run
+    # pgbench starts its aggregate intervals at the whole second of its
+    # first transaction and writes none that has not ended when the run
+    # does: run 2 s longer, so that the last of the n intervals ends in time
+    # even when the first claim or publish takes a moment
+    run=$((length + 2))
     echo "  $tag: $HALF producers + $HALF consumers for $length s" >&2
     rm -f "$WORK/$tag".*
     t0=$(date +%s.%N)
     sampler "$WORK/$tag.samples" "$n" "$t0" 7>&- &
     sp=$!
     BG_PIDS+=("$sp")
-    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l \
+    "$PGBIN/pgbench" -n -M prepared -T "$run" -c "$HALF" -j 1 -l \
         --aggregate-interval="$INTERVAL" --log-prefix="$WORK/$tag.prod" \
         -f "$SCRIPTS/$PROD_SCRIPT" >"$WORK/$tag.prod.out" 2>&1 7>&- &
     pp=$!
     # shellcheck disable=SC2086
-    "$PGBIN/pgbench" -n -M prepared -T "$length" -c "$HALF" -j 1 -l $CONS_DEFINES \
+    "$PGBIN/pgbench" -n -M prepared -T "$run" -c "$HALF" -j 1 -l $CONS_DEFINES \
         --aggregate-interval="$INTERVAL" --log-prefix="$WORK/$tag.cons" \
         -f "$SCRIPTS/$CONS_SCRIPT" >"$WORK/$tag.cons.out" 2>&1 7>&- &
     cp=$!
@@ -312,9 +317,9 @@ steady() {
     wait "$cp"; crc=$?
     wait "$sp"
     forget "$pp" "$cp" "$sp"
-    { echo "== $tag producers: pgbench -n -M prepared -T $length -c $HALF -j 1 -f $SCRIPTS/$PROD_SCRIPT"
+    { echo "== $tag producers: pgbench -n -M prepared -T $run -c $HALF -j 1 -f $SCRIPTS/$PROD_SCRIPT"
       cat "$WORK/$tag.prod.out"; echo
-      echo "== $tag consumers: pgbench -n -M prepared -T $length -c $HALF -j 1 $CONS_DEFINES -f $SCRIPTS/$CONS_SCRIPT"
+      echo "== $tag consumers: pgbench -n -M prepared -T $run -c $HALF -j 1 $CONS_DEFINES -f $SCRIPTS/$CONS_SCRIPT"
       cat "$WORK/$tag.cons.out"; echo; } >>"$RAWLOG"
     pgbench_check "$tag producers" "$WORK/$tag.prod.out" "$prc"
     local pub_tps=$TPS pub_x=$XACTS
