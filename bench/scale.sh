@@ -294,13 +294,15 @@ steady() {
     local tag=$1 length=$2 backlog=$3 n=$(($2 / INTERVAL)) t0 pp cp sp prc crc run
     # pgbench starts its aggregate intervals at the whole second of its
     # first transaction and writes none that has not ended when the run
-    # does: run 2 s longer, so that the last of the n intervals ends in time
-    # even when the first claim or publish takes a moment
-    run=$((length + 2))
+    # does: run one interval longer (pgbench wants a multiple of it), so
+    # that the last of the n intervals ends in time even when the first
+    # claim or publish takes a moment.  The sampler takes its n + 1 samples
+    # on time, the last one while the load still runs.
+    run=$((length + INTERVAL))
     echo "  $tag: $HALF producers + $HALF consumers for $length s" >&2
     rm -f "$WORK/$tag".*
     t0=$(date +%s.%N)
-    sampler "$WORK/$tag.samples" "$n" "$t0" 7>&- &
+    sampler "$WORK/$tag.samples" "$((n + 1))" "$t0" 7>&- &
     sp=$!
     BG_PIDS+=("$sp")
     "$PGBIN/pgbench" -n -M prepared -T "$run" -c "$HALF" -j 1 -l \
@@ -326,7 +328,6 @@ steady() {
     pgbench_check "$tag consumers" "$WORK/$tag.cons.out" "$crc"
     local cons_tps=$TPS cons_x=$XACTS
     wait_idle
-    sample >>"$WORK/$tag.samples"
 
     # every published job is queued or finished, every finished one
     # succeeded after one claim, none is left claimed
