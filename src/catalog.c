@@ -16,6 +16,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
+#include "common/hashfn.h"
 #include "access/xact.h"
 #include "executor/instrument.h"
 #include "executor/spi.h"
@@ -1294,31 +1295,130 @@ CheckClaimCursor(const ClaimCursor *cc)
  * starts from cursors.  Call with SPI connected.
  */
 static bool
-StartClaim(ClaimCursor *cc)
+StartClaim(ClaimCursor *cc, uint64 sig)
 {
-	if (ClaimCursorRead(cc) && cc->check)
+	if (ClaimCursorRead(cc, sig) && cc->check)
 	{
 		CheckClaimCursor(cc);
-		(void) ClaimCursorRead(cc);
+		(void) ClaimCursorRead(cc, sig);
 	}
 	NotePendingLocked();
-	return cc->ncursors > 0;
+	return cc->ncursors > 0 || cc->nfilters > 0;
 }
 
 /*
- * UsedCursors returns the cursors of *cc a claim reads from, and their
- * number in *n: all of them, or only the lowest priority's (cursor.c).
+ * HashPatterns folds the elements of the text[] patterns (NULL elements
+ * included) into sig.  It hashes the elements, not the array's bytes: the
+ * same patterns may come in arrays laid out differently.
  */
-static const ClaimKey *
-UsedCursors(const ClaimCursor *cc, int *n)
+static uint64
+HashPatterns(uint64 sig, Datum patterns)
 {
-	if (cc->all || cc->ncursors <= 1)
+	ArrayType  *a = DatumGetArrayTypeP(patterns);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+
+	if (ARR_ELEMTYPE(a) != TEXTOID)
+		elog(ERROR, "pgjobs: topic patterns must be a text[], not of type %u",
+			 ARR_ELEMTYPE(a));
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	sig = hash_bytes_uint32_extended((uint32) n, sig);
+	for (i = 0; i < n; i++)
 	{
-		*n = cc->ncursors;
-		return cc->keys;
+		if (elem_nulls[i])
+			sig = hash_bytes_uint32_extended(0xffffffff, sig);
+		else
+		{
+			text	   *t = DatumGetTextPP(elems[i]);
+
+			sig = hash_bytes_uint32_extended((uint32) VARSIZE_ANY_EXHDR(t), sig);
+			sig = hash_bytes_extended((const unsigned char *) VARDATA_ANY(t),
+									  VARSIZE_ANY_EXHDR(t), sig);
+		}
 	}
-	*n = 1;
-	return &cc->keys[cc->ncursors - 1];
+	return sig;
+}
+
+/*
+ * ClaimFilterSig returns the signature of a claim's filter: its topic
+ * like_pattern and its blocked and allowed patterns (text[]), each NULL
+ * when absent; 0 for a claim that filters nothing out.  Claims with the
+ * same signature take the same jobs, so they share filter cursors
+ * (cursor.c).  The same patterns in another order make another signature,
+ * which is only less sharing.
+ */
+static uint64
+ClaimFilterSig(text *like_pattern, Datum blocked, bool blocked_isnull,
+			   Datum allowed, bool allowed_isnull)
+{
+	uint64		sig = 0x706a6f6273ULL;	/* "pjobs" */
+	bool		filtered = false;
+
+	if (like_pattern != NULL)
+	{
+		sig = hash_bytes_extended((const unsigned char *) VARDATA_ANY(like_pattern),
+								  VARSIZE_ANY_EXHDR(like_pattern), sig ^ 1);
+		filtered = true;
+	}
+	if (!blocked_isnull)
+	{
+		ArrayType  *a = DatumGetArrayTypeP(blocked);
+
+		if (ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) > 0)
+		{
+			sig = HashPatterns(sig ^ 2, blocked);
+			filtered = true;
+		}
+	}
+	if (!allowed_isnull)
+	{
+		sig = HashPatterns(sig ^ 3, allowed);
+		filtered = true;
+	}
+	if (!filtered)
+		return 0;
+	return sig != 0 ? sig : 1;
+}
+
+/*
+ * UsedCursors sets keys to where a claim that read *cc starts in each
+ * priority it does not read from its head, highest priority first, and
+ * returns how many: the cursors it reads from (all of them, or only the
+ * lowest priority's: cursor.c) and its filter's cursors, the later of the
+ * two where a priority has both (each is a lower bound of the jobs this
+ * claim may take).  keys has room for 2 * CLAIM_CURSORS.
+ */
+static int
+UsedCursors(const ClaimCursor *cc, ClaimKey *keys)
+{
+	const ClaimKey *c = cc->keys;
+	int			nc = cc->ncursors;
+	int			ci = 0;
+	int			fi = 0;
+	int			n = 0;
+
+	if (!cc->all && nc > 1)
+	{
+		c = &cc->keys[nc - 1];
+		nc = 1;
+	}
+	while (ci < nc || fi < cc->nfilters)
+	{
+		if (fi == cc->nfilters ||
+			(ci < nc && c[ci].priority > cc->fkeys[fi].priority))
+			keys[n++] = c[ci++];
+		else if (ci == nc || cc->fkeys[fi].priority > c[ci].priority)
+			keys[n++] = cc->fkeys[fi++];
+		else
+		{
+			keys[n++] = ClaimKeyLess(&c[ci], &cc->fkeys[fi]) ? cc->fkeys[fi] : c[ci];
+			ci++;
+			fi++;
+		}
+	}
+	return n;
 }
 
 /*
@@ -1329,8 +1429,8 @@ UsedCursors(const ClaimCursor *cc, int *n)
 static void
 ClaimRanges(const ClaimCursor *cc, Datum *values)
 {
-	int			ncursors;
-	const ClaimKey *cursors = UsedCursors(cc, &ncursors);
+	ClaimKey	cursors[2 * CLAIM_CURSORS];
+	int			ncursors = UsedCursors(cc, cursors);
 	int			nranges = 2 * ncursors + 1;
 	Datum	   *lo = palloc(sizeof(Datum) * nranges);
 	Datum	   *hi = palloc(sizeof(Datum) * nranges);
@@ -1390,11 +1490,11 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
  */
 static void
 RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
-		 char *nulls, int n, ClaimCursor *cc)
+		 char *nulls, int n, ClaimCursor *cc, uint64 sig)
 {
 	int64		pages;
 
-	if (!StartClaim(cc))
+	if (!StartClaim(cc, sig))
 	{
 		ExecutePlan(head_plan, values, nulls, SPI_OK_SELECT);
 		return;
@@ -1500,10 +1600,11 @@ FindClaimCursor(const ClaimCursor *cc, int32 priority)
  * can take: it first looks, in a fresh snapshot, for the first job of each
  * priority between the cursor it read there (or the head, if none) and its
  * key that its filter kept out, and moves that priority's cursor no
- * further.  A job committed after the claim's snapshot is the ring's
- * business (ClaimCursorAdvance), not this look's.  Call with SPI
- * connected, after the claim's rows were used: it runs statements of its
- * own.
+ * further; its filter's cursors, which only the claims of the same filter
+ * read, move up to its keys.  A job committed after the claim's snapshot
+ * is the ring's business (ClaimCursorAdvance), not this look's.  Call with
+ * SPI connected, after the claim's rows were used: it runs statements of
+ * its own.
  */
 static void
 AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtered,
@@ -1512,10 +1613,14 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 {
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	ClaimKey	claimed[CLAIM_CURSORS];
 	int			i;
 
 	if (!cc->tracked || IsolationUsesXactSnapshot())
 		return;
+	/* the filter's cursors move up to what it claimed */
+	nkeys = Min(nkeys, CLAIM_CURSORS);
+	memcpy(claimed, keys, sizeof(ClaimKey) * nkeys);
 	for (i = 0; i < nkeys && filtered; i++)
 	{
 		/* from the cursor it read there, or from the head */
@@ -1538,7 +1643,7 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 		ExecutePlan(PLAN_CURSOR_FILTERED, values, nulls, SPI_OK_SELECT);
 		ResultKey(&keys[i]);
 	}
-	ClaimCursorAdvance(cc, keys, nkeys);
+	ClaimCursorAdvance(cc, keys, filtered ? claimed : NULL, nkeys);
 }
 
 /*
@@ -1565,7 +1670,8 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	ConnectSPI();
 	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
 			 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
-			 values, NULL, n, &cc);
+			 values, NULL, n, &cc,
+			 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true));
 	claimed = SPI_processed;
 	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();
@@ -2403,7 +2509,8 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	ConnectSPI();
 	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
 			 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
-			 values, nulls, n, &cc);
+			 values, nulls, n, &cc,
+			 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull));
 	claimed = SPI_processed;
 	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();

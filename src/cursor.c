@@ -91,6 +91,35 @@
  * check walks the dead entries from the head once, in one backend, instead
  * of every claim walking them.
  *
+ * Filter cursors
+ * --------------
+ * A claim that filters jobs out moves the claim cursor no further than the
+ * first job it passed over, so a topic paused with a backlog of due jobs
+ * ahead of the others holds the cursor at its first job, and every later
+ * claim would read the whole backlog again, one heap visit a job (task is
+ * not in the claim index).  Claims with the same filter (the signature of
+ * their topic pattern, blocked and allowed patterns: ClaimFilterSig in
+ * catalog.c) therefore share filter cursors, up to FILTER_CURSORS per
+ * database, each of one priority, with this invariant:
+ *
+ *	  No pending job due now that claims with the cursor's filter may take,
+ *	  whose key has the cursor's priority and a smaller (scheduled_at,
+ *	  job_id), exists, visible and unlocked, except a job locked by a
+ *	  transaction that resets the cursors if it rolls back.
+ *
+ * A claim with a filter reads each priority from the later of the claim
+ * cursor it reads there and its filter's cursor (both are lower bounds of
+ * what it may take), and moves its filter's cursor of each priority it
+ * claimed from up to the last key it claimed there, checked against the
+ * ring as the claim cursor's moves are: what it walked past was invisible,
+ * locked, claimed by itself or excluded by its filter.  Every lowering of a
+ * priority lowers its filter cursors too; every reset, and the end of each
+ * periodic check, drops them all (the check looks below the claim cursors
+ * only).  When the filter changes (a pause, a resume, a limit that fills or
+ * frees up) claims have another signature, and the cursors of the old one
+ * are no longer read; the least recently moved one makes room for a new
+ * one.
+ *
  * The expiry floor
  * ----------------
  * Lease expiry has the same trouble with job_queue_running_idx
@@ -138,6 +167,11 @@
 /* Lowerings a claim can account for between reading the cursor and moving it. */
 #define CLAIM_CURSOR_RING	64
 
+/* Filter cursors a database keeps (for filtered claims: topics, paused or full topics, grants). */
+#define FILTER_CURSORS		16
+StaticAssertDecl(FILTER_CURSORS <= CLAIM_CURSORS,
+				 "a claim reads its filter's cursors into ClaimCursor.fkeys");
+
 /* How long a slot no claim used is kept before another database takes it. */
 #define SLOT_IDLE_LIFETIME	((TimestampTz) 600 * USECS_PER_SEC)
 
@@ -173,6 +207,17 @@ typedef struct CursorLowering
 	bool		stop;
 } CursorLowering;
 
+/*
+ * A filter cursor: a claim key of one priority below which no pending job
+ * that claims with filter sig may take exists (see "Filter cursors" above).
+ */
+typedef struct FilterCursor
+{
+	uint64		sig;			/* the filter's signature (ClaimFilterSig) */
+	ClaimKey	key;
+	uint64		moved;			/* moves when it last moved forward */
+} FilterCursor;
+
 /* A database's claim cursors. */
 typedef struct CursorSlot
 {
@@ -186,6 +231,8 @@ typedef struct CursorSlot
 	TimestampTz checked_at;		/* last periodic check or reset */
 	TimestampTz used_at;		/* last read */
 	CursorLowering ring[CLAIM_CURSOR_RING];
+	int			nfilters;		/* filter cursors in use */
+	FilterCursor filters[FILTER_CURSORS];
 	/* the expiry floor */
 	bool		floor_valid;	/* floor is a floor; else passes read from the head */
 	TimestampTz floor;
@@ -288,6 +335,7 @@ FindSlot(bool create, TimestampTz now)
 		return NULL;
 	free_slot->dbid = MyDatabaseId;
 	free_slot->ncursors = 0;
+	free_slot->nfilters = 0;
 	free_slot->all_until = 0;
 	free_slot->seq += CLAIM_CURSOR_RING;
 	free_slot->checked_at = now;
@@ -348,6 +396,7 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 	if (key == NULL)
 	{
 		slot->ncursors = 0;
+		slot->nfilters = 0;
 		slot->checked_at = now;
 	}
 	else
@@ -356,6 +405,11 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 
 		if (i >= 0 && ClaimKeyLess(key, &slot->keys[i]))
 			slot->keys[i] = *key;
+		/* every filter cursor of the priority: the job may be theirs too */
+		for (i = 0; i < slot->nfilters; i++)
+			if (slot->filters[i].key.priority == key->priority &&
+				ClaimKeyLess(key, &slot->filters[i].key))
+				slot->filters[i].key = *key;
 	}
 }
 
@@ -410,6 +464,40 @@ MoveCursor(CursorSlot *slot, const ClaimKey *key)
 }
 
 /*
+ * MoveFilterCursor moves the slot's filter cursor of sig at key's priority
+ * up to key, or makes one at key, in the place of the one that moved least
+ * recently when there are FILTER_CURSORS already (dropping one is always
+ * safe).  Call with the mutex held.
+ */
+static void
+MoveFilterCursor(CursorSlot *slot, uint64 sig, const ClaimKey *key)
+{
+	int			i;
+	int			oldest = 0;
+
+	for (i = 0; i < slot->nfilters; i++)
+	{
+		FilterCursor *f = &slot->filters[i];
+
+		if (f->sig == sig && f->key.priority == key->priority)
+		{
+			if (ClaimKeyLess(&f->key, key))
+			{
+				f->key = *key;
+				f->moved = ++slot->moves;
+			}
+			return;
+		}
+		if (f->moved < slot->filters[oldest].moved)
+			oldest = i;
+	}
+	i = slot->nfilters < FILTER_CURSORS ? slot->nfilters++ : oldest;
+	slot->filters[i].sig = sig;
+	slot->filters[i].key = *key;
+	slot->filters[i].moved = ++slot->moves;
+}
+
+/*
  * CheckDue tells whether a periodic check last run at checked_at is due
  * again at now (pgjobs.claim_cursor_check_interval; 0: never).
  */
@@ -431,7 +519,7 @@ CheckDue(TimestampTz checked_at, TimestampTz now)
  * no cursor.
  */
 bool
-ClaimCursorRead(ClaimCursor *cc)
+ClaimCursorRead(ClaimCursor *cc, uint64 sig)
 {
 	CursorSlot *slot;
 	TimestampTz now;
@@ -458,30 +546,56 @@ ClaimCursorRead(ClaimCursor *cc)
 		memcpy(cc->keys, slot->keys, sizeof(ClaimKey) * slot->ncursors);
 		cc->slot = slot - cursor_state->slots;
 		cc->seq = slot->seq;
+		cc->sig = sig;
+		if (sig != 0)
+		{
+			int			i;
+
+			/* the filter's cursors, highest priority first */
+			for (i = 0; i < slot->nfilters; i++)
+			{
+				int			j;
+
+				if (slot->filters[i].sig != sig)
+					continue;
+				for (j = cc->nfilters;
+					 j > 0 && cc->fkeys[j - 1].priority < slot->filters[i].key.priority; j--)
+					cc->fkeys[j] = cc->fkeys[j - 1];
+				cc->fkeys[j] = slot->filters[i].key;
+				cc->nfilters++;
+			}
+		}
 	}
 	SpinLockRelease(&cursor_state->mutex);
-	return cc->ncursors > 0;
+	return cc->ncursors > 0 || cc->nfilters > 0;
 }
 
 /*
  * ClaimCursorAdvance moves the cursors after a claim that read *cc: the
  * cursor of each of keys' priorities (nkeys of them, distinct) up to its
- * key, the last key the claim may move it to, lowered by every lowering of
- * that priority since the read.  A priority without a cursor gets one.
- * Nothing moves if the cursors were reset since, or if too many lowerings
- * happened to tell.
+ * key, the last key the claim may move it to, and, for a filtered claim
+ * (cc->sig), the filter cursor of each of them up to filter_keys' key, the
+ * last key it claimed there; each lowered by every lowering of that
+ * priority since the read.  A priority without a cursor gets one.  Nothing
+ * moves if the cursors were reset or checked since, or if too many
+ * lowerings happened to tell.
  */
 void
-ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys)
+ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys,
+				   const ClaimKey *filter_keys, int nkeys)
 {
 	CursorSlot *slot;
 	ClaimKey	k[CLAIM_CURSORS];
+	ClaimKey	f[CLAIM_CURSORS];
+	bool		filtered = cc->sig != 0 && filter_keys != NULL;
 	int			i;
 
 	if (cursor_state == NULL || !cc->tracked || nkeys <= 0)
 		return;
 	nkeys = Min(nkeys, CLAIM_CURSORS);
 	memcpy(k, keys, sizeof(ClaimKey) * nkeys);
+	if (filtered)
+		memcpy(f, filter_keys, sizeof(ClaimKey) * nkeys);
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	/* the slot it read, not one this database took since */
@@ -498,12 +612,22 @@ ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys)
 				reset = true;
 			else
 				for (i = 0; i < nkeys; i++)
-					if (l->key.priority == k[i].priority && ClaimKeyLess(&l->key, &k[i]))
+				{
+					if (l->key.priority != k[i].priority)
+						continue;
+					if (ClaimKeyLess(&l->key, &k[i]))
 						k[i] = l->key;
+					if (filtered && ClaimKeyLess(&l->key, &f[i]))
+						f[i] = l->key;
+				}
 		}
 		if (!reset)
 			for (i = 0; i < nkeys; i++)
+			{
 				MoveCursor(slot, &k[i]);
+				if (filtered)
+					MoveFilterCursor(slot, cc->sig, &f[i]);
+			}
 	}
 	SpinLockRelease(&cursor_state->mutex);
 }
@@ -589,7 +713,11 @@ ClaimCursorCheckDone(void)
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
+	{
 		NextRingEntry(slot)->stop = true;
+		/* it looked below the cursors only: the filter cursors go */
+		slot->nfilters = 0;
+	}
 	SpinLockRelease(&cursor_state->mutex);
 }
 

@@ -225,13 +225,17 @@ typedef struct ClaimCursor
 	ClaimKey	keys[CLAIM_CURSORS];	/* one per priority, highest first */
 	int			slot;			/* the slot read */
 	uint64		seq;			/* lowerings before the read */
+	uint64		sig;			/* the claim's filter (ClaimFilterSig); 0: none */
+	int			nfilters;		/* the filter's cursors read */
+	ClaimKey	fkeys[CLAIM_CURSORS];	/* one per priority, highest first */
 } ClaimCursor;
 
 extern Size CursorShmemSize(void);
 extern void CursorShmemInit(void);
 extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
-extern bool ClaimCursorRead(ClaimCursor *cc);
-extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys, int nkeys);
+extern bool ClaimCursorRead(ClaimCursor *cc, uint64 sig);
+extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys,
+							   const ClaimKey *filter_keys, int nkeys);
 extern void ClaimCursorLower(const ClaimKey *key);
 extern void ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed);
 extern void ClaimCursorCheckDone(void);
