@@ -1642,6 +1642,15 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 								  from->job_id : PG_INT64_MIN);
 		ExecutePlan(PLAN_CURSOR_FILTERED, values, nulls, SPI_OK_SELECT);
 		ResultKey(&keys[i]);
+		/*
+		 * Nor past where it started when that was its filter's cursor: a
+		 * job made claimable behind pgjobs' back between the claim cursor
+		 * and that one was not walked (the periodic check's business).
+		 */
+		for (int j = 0; j < cc->nfilters; j++)
+			if (cc->fkeys[j].priority == keys[i].priority &&
+				ClaimKeyLess(&cc->fkeys[j], &keys[i]))
+				keys[i] = cc->fkeys[j];
 	}
 	ClaimCursorAdvance(cc, keys, filtered ? claimed : NULL, nkeys);
 }
