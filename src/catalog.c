@@ -1312,9 +1312,8 @@ StartClaim(ClaimCursor *cc, uint64 sig)
  * same patterns may come in arrays laid out differently.
  */
 static uint64
-HashPatterns(uint64 sig, Datum patterns)
+HashPatterns(uint64 sig, ArrayType *a)
 {
-	ArrayType  *a = DatumGetArrayTypeP(patterns);
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
@@ -1368,13 +1367,13 @@ ClaimFilterSig(text *like_pattern, Datum blocked, bool blocked_isnull,
 
 		if (ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) > 0)
 		{
-			sig = HashPatterns(sig ^ 2, blocked);
+			sig = HashPatterns(sig ^ 2, a);
 			filtered = true;
 		}
 	}
 	if (!allowed_isnull)
 	{
-		sig = HashPatterns(sig ^ 3, allowed);
+		sig = HashPatterns(sig ^ 3, DatumGetArrayTypeP(allowed));
 		filtered = true;
 	}
 	if (!filtered)
@@ -1595,8 +1594,8 @@ FindClaimCursor(const ClaimCursor *cc, int32 priority)
  * and claimed up to keys[i] in each of nkeys priorities (cursor.c).  Only
  * a claim whose snapshot was taken after it read the cursors can: under
  * REPEATABLE READ or SERIALIZABLE the snapshot may be older.  A claim that
- * filtered jobs out (filtered: a topic like_pattern, the blocked and
- * allowed patterns, each NULL when absent) may pass over jobs other claims
+ * filtered jobs out (a topic like_pattern, the blocked and allowed
+ * patterns, each NULL when absent: cc->sig) may pass over jobs other claims
  * can take: it first looks, in a fresh snapshot, for the first job of each
  * priority between the cursor it read there (or the head, if none) and its
  * key that its filter kept out, and moves that priority's cursor no
@@ -1607,10 +1606,11 @@ FindClaimCursor(const ClaimCursor *cc, int32 priority)
  * its own.
  */
 static void
-AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtered,
+AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys,
 				  text *like_pattern, Datum blocked, bool blocked_isnull,
 				  Datum allowed, bool allowed_isnull)
 {
+	bool		filtered = cc->sig != 0;	/* ClaimFilterSig of the same filter */
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	ClaimKey	claimed[CLAIM_CURSORS];
@@ -1652,7 +1652,7 @@ AdvanceAfterClaim(const ClaimCursor *cc, ClaimKey *keys, int nkeys, bool filtere
 				ClaimKeyLess(&cc->fkeys[j], &keys[i]))
 				keys[i] = cc->fkeys[j];
 	}
-	ClaimCursorAdvance(cc, keys, filtered ? claimed : NULL, nkeys);
+	ClaimCursorAdvance(cc, keys, claimed, nkeys);
 }
 
 /*
@@ -1686,8 +1686,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
-	AdvanceAfterClaim(&cc, keys, nkeys, like_pattern != NULL, like_pattern,
-					  (Datum) 0, true, (Datum) 0, true);
+	AdvanceAfterClaim(&cc, keys, nkeys, like_pattern, (Datum) 0, true, (Datum) 0, true);
 	FinishSPI();
 
 	return claimed;
@@ -2538,16 +2537,10 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	NotifyResultRows("picked");
+	/* with nothing blocked and no topic or grant, it is a plain claim (sig 0) */
 	if (nkeys > 0)
-	{
-		ArrayType  *blocked_array = DatumGetArrayTypeP(blocked);
-		bool		filtered = like_pattern != NULL || !allowed_isnull ||
-			ArrayGetNItems(ARR_NDIM(blocked_array), ARR_DIMS(blocked_array)) > 0;
-
-		/* with nothing blocked and no topic or grant, it is a plain claim */
-		AdvanceAfterClaim(&cc, keys, nkeys, filtered, like_pattern, blocked, false,
+		AdvanceAfterClaim(&cc, keys, nkeys, like_pattern, blocked, false,
 						  allowed, allowed_isnull);
-	}
 	FinishSPI();
 
 	return claimed;
