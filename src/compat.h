@@ -12,6 +12,9 @@
 #define PGJOBS_COMPAT_H
 
 #include "miscadmin.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "nodes/params.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
@@ -62,6 +65,63 @@ PgjobsConditionVariableTimedSleep(ConditionVariable *cv, long timeout,
 #if PG_VERSION_NUM < 140000
 #define GetOldestNonRemovableTransactionId(rel) \
 	GetOldestXmin((rel), PROCARRAY_FLAGS_VACUUM)
+#endif
+
+/*
+ * PgjobsExecutePlanInto runs plan with values and nulls (as for
+ * SPI_execute_plan) and hands the rows of its result to dest rather than
+ * to SPI_tuptable; it returns SPI_execute_plan's result code.  14 added
+ * SPIExecuteOptions.dest; before it, the rows are gathered by SPI and
+ * handed on afterwards.
+ */
+#if PG_VERSION_NUM >= 140000
+static inline int
+PgjobsExecutePlanInto(SPIPlanPtr plan, Datum *values, const char *nulls,
+					  DestReceiver *dest)
+{
+	int			nargs = SPI_getargcount(plan);
+	ParamListInfo params = makeParamList(nargs);
+	SPIExecuteOptions options;
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+	{
+		ParamExternData *prm = &params->params[i];
+
+		prm->value = values[i];
+		prm->isnull = nulls != NULL && nulls[i] == 'n';
+		prm->pflags = PARAM_FLAG_CONST;
+		prm->ptype = SPI_getargtypeid(plan, i);
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = dest;
+	return SPI_execute_plan_extended(plan, &options);
+}
+#else
+static inline int
+PgjobsExecutePlanInto(SPIPlanPtr plan, Datum *values, const char *nulls,
+					  DestReceiver *dest)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (rc >= 0 && SPI_tuptable != NULL)
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+		uint64		row;
+
+		dest->rStartup(dest, CMD_SELECT, desc);
+		for (row = 0; row < SPI_processed; row++)
+		{
+			ExecStoreHeapTuple(SPI_tuptable->vals[row], slot, false);
+			dest->receiveSlot(slot, dest);
+		}
+		dest->rShutdown(dest);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	return rc;
+}
 #endif
 
 #endif							/* PGJOBS_COMPAT_H */
