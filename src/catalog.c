@@ -93,10 +93,11 @@
 
 /*
  * The claim: lock up to $2 ready jobs in claim order (the partial index
- * job_queue_pending_idx), mark them running and return them in that order.
+ * job_queue_pending_idx) and mark them running.  RETURNING yields them in
+ * no set order: RunClaim sorts them into claim order, which costs less
+ * than a CTE and a Sort node set up in the executor at every claim.
  */
 #define CLAIM(extra_qual) \
-	"WITH claimed AS (" \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
@@ -110,9 +111,7 @@
 	"            FOR UPDATE SKIP LOCKED))" \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
-	"            q.expires_at" \
-	")" \
-	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+	"            q.expires_at"
 
 /*
  * The claim from the claim cursors (cursor.c): the same, reading the claim
@@ -132,7 +131,6 @@
 	"  ORDER BY priority DESC, scheduled_at, job_id" \
 	"  LIMIT $2 FOR UPDATE SKIP LOCKED) " alias
 #define CLAIM_FROM(extra_qual, lo, hi, sched, id) \
-	"WITH claimed AS (" \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
@@ -155,9 +153,7 @@
 	"           ) s LIMIT $2))" \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
-	"            q.expires_at" \
-	")" \
-	" SELECT * FROM claimed ORDER BY priority DESC, scheduled_at, job_id"
+	"            q.expires_at"
 
 /*
  * "priority = param" for the cursor's checks, which read one priority
@@ -1550,6 +1546,72 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
 												   TYPALIGN_DOUBLE));
 }
 
+/* A claimed row and its claim key, for SortClaimedRows. */
+typedef struct ClaimedRow
+{
+	ClaimKey	key;
+	HeapTuple	tuple;
+} ClaimedRow;
+
+/* Claim order: priority descending, then scheduled_at and job_id. */
+static int
+ClaimedRowCmp(const void *a, const void *b)
+{
+	const ClaimKey *ka = &((const ClaimedRow *) a)->key;
+	const ClaimKey *kb = &((const ClaimedRow *) b)->key;
+
+	if (ka->priority != kb->priority)
+		return ka->priority > kb->priority ? -1 : 1;
+	if (ka->scheduled_at != kb->scheduled_at)
+		return ka->scheduled_at < kb->scheduled_at ? -1 : 1;
+	if (ka->job_id != kb->job_id)
+		return ka->job_id < kb->job_id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * SortClaimedRows puts the rows of the last SPI result, a claim's, in
+ * claim order: everything that reads them (the caller's result, the
+ * claimed keys, the events) takes them in that order.
+ */
+static void
+SortClaimedRows(void)
+{
+	ClaimedRow *rows;
+	uint64		n = SPI_processed;
+	uint64		i;
+
+	if (n < 2)
+		return;
+	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < CLAIM_COL_EXPIRES_AT ||
+		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_JOB_ID - 1)->atttypid != INT8OID ||
+		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_PRIORITY - 1)->atttypid != INT4OID ||
+		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_SCHEDULED_AT - 1)->atttypid != TIMESTAMPTZOID)
+		elog(ERROR, "pgjobs: a claim returned unexpected columns");
+	rows = palloc(sizeof(ClaimedRow) * n);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull[3];
+
+		rows[i].key.job_id = DatumGetInt64(SPI_getbinval(tuple, desc, CLAIM_COL_JOB_ID,
+														 &isnull[0]));
+		rows[i].key.priority = DatumGetInt32(SPI_getbinval(tuple, desc, CLAIM_COL_PRIORITY,
+														   &isnull[1]));
+		rows[i].key.scheduled_at =
+			DatumGetTimestampTz(SPI_getbinval(tuple, desc, CLAIM_COL_SCHEDULED_AT,
+											  &isnull[2]));
+		if (isnull[0] || isnull[1] || isnull[2])
+			elog(ERROR, "pgjobs: a claimed job has no claim key");
+		rows[i].tuple = tuple;
+	}
+	qsort(rows, n, sizeof(ClaimedRow), ClaimedRowCmp);
+	for (i = 0; i < n; i++)
+		SPI_tuptable->vals[i] = rows[i].tuple;
+	pfree(rows);
+}
+
 /*
  * RunClaim runs a claim whose first n parameters are in values (and
  * nulls): from_plan, with the ranges of the claim cursors *cc read by
@@ -1566,16 +1628,18 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
 
 	if (!StartClaim(cc, sig))
 	{
-		ExecutePlan(head_plan, values, nulls, SPI_OK_SELECT);
+		ExecutePlan(head_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
+		SortClaimedRows();
 		return;
 	}
 	ClaimRanges(cc, &values[n]);
 	if (nulls != NULL)
 		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = ' ';
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
-	ExecutePlan(from_plan, values, nulls, SPI_OK_SELECT);
+	ExecutePlan(from_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
+	SortClaimedRows();
 }
 
 /*
