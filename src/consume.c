@@ -61,19 +61,30 @@ BeginMaterializedResult(FunctionCallInfo fcinfo, TupleDesc *desc)
 				 errmsg("materialize mode required, but it is not allowed in this context")));
 
 	old_cxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	switch (get_call_result_type(fcinfo, &result_type, &tupdesc))
+	/*
+	 * The caller's expected descriptor, when it has one (a function scan
+	 * does), is the function's result type already worked out: building it
+	 * again from pg_proc cost about 2.5% of a consume(1).  The statements
+	 * whose rows go into the store check their columns against it.
+	 */
+	if (rsinfo->expectedDesc != NULL)
+		tupdesc = CreateTupleDescCopy(rsinfo->expectedDesc);
+	else
 	{
-		case TYPEFUNC_COMPOSITE:
-			tupdesc = CreateTupleDescCopy(tupdesc);
-			break;
-		case TYPEFUNC_SCALAR:
-			/* RETURNS TABLE with one column, e.g. publish_bulk's job_id */
-			tupdesc = CreateTemplateTupleDesc(1);
-			TupleDescInitEntry(tupdesc, (AttrNumber) 1, "result",
-							   result_type, -1, 0);
-			break;
-		default:
-			elog(ERROR, "pgjobs: unexpected result type of a set-returning function");
+		switch (get_call_result_type(fcinfo, &result_type, &tupdesc))
+		{
+			case TYPEFUNC_COMPOSITE:
+				tupdesc = CreateTupleDescCopy(tupdesc);
+				break;
+			case TYPEFUNC_SCALAR:
+				/* RETURNS TABLE with one column, e.g. publish_bulk's job_id */
+				tupdesc = CreateTemplateTupleDesc(1);
+				TupleDescInitEntry(tupdesc, (AttrNumber) 1, "result",
+								   result_type, -1, 0);
+				break;
+			default:
+				elog(ERROR, "pgjobs: unexpected result type of a set-returning function");
+		}
 	}
 	store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
 								  false, work_mem);
