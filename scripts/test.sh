@@ -136,6 +136,12 @@ status=$?
 [ "$status" = 0 ] || cat "$LOG/scale.out"
 report "bench/scale.sh --quick" "$status"
 
+echo "== bench: bash bench/instructions.sh --quick (the instruction counts, under valgrind)"
+PGJOBS_PORT= bash bench/instructions.sh --quick >"$LOG/instructions.out" 2>&1
+status=$?
+[ "$status" = 0 ] || cat "$LOG/instructions.out"
+report "bench/instructions.sh --quick" "$status"
+
 rm -rf "$LOG"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
