@@ -18,7 +18,7 @@
 # in its own transaction, its commit included; the client's and the
 # kernel's work is not.  The table goes to standard output
 # and to bench/results/instructions.txt.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 PROG=bench/instructions.sh
 QUICK=0
@@ -72,9 +72,9 @@ count() {
     for run in 0 "$reps"; do
         [ -n "${PROFILE_DIR:-}" ] && out=$PROFILE_DIR/callgrind.out.$name.$run
         rm -rf "$CLUSTER_DIR/copy"
-        cp -a "$CLUSTER_DIR/data" "$CLUSTER_DIR/copy"
-        { cat "$setup"; head -n "$run" "$ops"; } >"$CLUSTER_DIR/in.sql"
-        chmod a+r "$CLUSTER_DIR/in.sql"
+        cp -a "$CLUSTER_DIR/data" "$CLUSTER_DIR/copy" || die "could not copy the database"
+        { cat "$setup"; head -n "$run" "$ops"; } >"$CLUSTER_DIR/in.sql" &&
+            chmod a+r "$CLUSTER_DIR/in.sql" || die "could not write the statements"
         as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
             "$PGBIN/postgres" --single -D "$CLUSTER_DIR/copy" \
             -c shared_preload_libraries=pgjobs -c autovacuum=off postgres \
@@ -111,7 +111,8 @@ ROWS=()
 measure() {
     local name=$1 per=$2 reps=$N instr
     echo "  $name: $reps operations under callgrind" >&2
-    instr=$(count "$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '_')" "$S" "$O" "$reps")
+    instr=$(count "$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '_')" "$S" "$O" "$reps") ||
+        exit 1
     ROWS+=("$name|$(awk -v i="$instr" -v n="$reps" -v p="$per" 'BEGIN { printf "%.0f", i / n / p }')")
 }
 
