@@ -106,10 +106,10 @@ repeat() {
 }
 
 ROWS=()
-# measure NAME JOBS_PER_OP: counts the operations of $S and $O; JOBS_PER_OP
-# jobs per operation (one line of $O)
+# measure NAME JOBS_PER_OP [OPS]: counts OPS operations (lines of $O; N
+# when not given) after the set-up $S; JOBS_PER_OP jobs per operation
 measure() {
-    local name=$1 per=$2 reps=$N instr
+    local name=$1 per=$2 reps=${3:-$N} instr
     echo "  $name: $reps operations under callgrind" >&2
     instr=$(count "$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '_')" "$S" "$O" "$reps") ||
         exit 1
@@ -133,10 +133,7 @@ measure "publish" 1
 { echo "PREPARE op AS SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('bench.task', $BODY, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 1000)));"
   repeat $((WARMUP / 10)) "EXECUTE op;"; } >"$S"
 repeat "$N" "EXECUTE op;" >"$O"
-N_SAVED=$N
-N=$(( N / 10 > 0 ? N / 10 : 1 ))
-measure "publish_bulk x1000" 1000
-N=$N_SAVED
+measure "publish_bulk x1000" 1000 $(( N / 10 > 0 ? N / 10 : 1 ))
 
 # the drains read a prefilled queue: its jobs have ids 1..PREFILL, claimed
 # in that order (one priority, one scheduled_at)
@@ -171,10 +168,7 @@ BATCHES=$(( N / 10 > 0 ? N / 10 : 1 ))
   echo "PREPARE ack(bigint) AS SELECT jobs.ack_batch(ARRAY(SELECT pg_catalog.generate_series(\$1, \$1 + 49)));"
   for ((b = 0; b < WARMUP / 10; b++)); do batch_pair $((b * 50 + 1)); done; } >"$S"
 for ((b = WARMUP / 10; b < WARMUP / 10 + BATCHES; b++)); do batch_pair $((b * 50 + 1)); done >"$O"
-N_SAVED=$N
-N=$((BATCHES * 2))
-measure "consume(50)+ack_batch" 25
-N=$N_SAVED
+measure "consume(50)+ack_batch" 25 $((BATCHES * 2))
 
 CEILING=$(printf '%s\n' "${ROWS[0]}" | cut -d'|' -f2)
 {

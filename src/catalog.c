@@ -1546,7 +1546,7 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
 												   TYPALIGN_DOUBLE));
 }
 
-/* A claimed row and its claim key, for SortClaimedRows. */
+/* A claimed row and its claim key, for OrderClaimedRows. */
 typedef struct ClaimedRow
 {
 	ClaimKey	key;
@@ -1570,29 +1570,33 @@ ClaimedRowCmp(const void *a, const void *b)
 }
 
 /*
- * SortClaimedRows puts the rows of the last SPI result, a claim's, in
+ * OrderClaimedRows puts the rows of the last SPI result, a claim's, in
  * claim order: everything that reads them (the caller's result, the
- * claimed keys, the events) takes them in that order.
+ * events) takes them in that order.  It sets keys to the claim key of the
+ * last job of each priority claimed, highest priority first, at most
+ * CLAIM_CURSORS of them, and returns how many.
  */
-static void
-SortClaimedRows(void)
+static int
+OrderClaimedRows(ClaimKey *keys)
 {
 	ClaimedRow *rows;
+	TupleDesc	desc;
 	uint64		n = SPI_processed;
 	uint64		i;
+	int			nkeys = 0;
 
-	if (n < 2)
-		return;
+	if (n == 0)
+		return 0;
 	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < CLAIM_COL_EXPIRES_AT ||
 		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_JOB_ID - 1)->atttypid != INT8OID ||
 		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_PRIORITY - 1)->atttypid != INT4OID ||
 		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_SCHEDULED_AT - 1)->atttypid != TIMESTAMPTZOID)
 		elog(ERROR, "pgjobs: a claim returned unexpected columns");
+	desc = SPI_tuptable->tupdesc;
 	rows = palloc(sizeof(ClaimedRow) * n);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull[3];
 
 		rows[i].key.job_id = DatumGetInt64(SPI_getbinval(tuple, desc, CLAIM_COL_JOB_ID,
@@ -1606,10 +1610,19 @@ SortClaimedRows(void)
 			elog(ERROR, "pgjobs: a claimed job has no claim key");
 		rows[i].tuple = tuple;
 	}
-	qsort(rows, n, sizeof(ClaimedRow), ClaimedRowCmp);
+	if (n > 1)
+		qsort(rows, n, sizeof(ClaimedRow), ClaimedRowCmp);
 	for (i = 0; i < n; i++)
+	{
 		SPI_tuptable->vals[i] = rows[i].tuple;
+		/* past CLAIM_CURSORS priorities, the lower ones get no key */
+		if (nkeys > 0 && keys[nkeys - 1].priority == rows[i].key.priority)
+			keys[nkeys - 1] = rows[i].key;
+		else if (nkeys < CLAIM_CURSORS)
+			keys[nkeys++] = rows[i].key;
+	}
 	pfree(rows);
+	return nkeys;
 }
 
 /*
@@ -1618,19 +1631,20 @@ SortClaimedRows(void)
  * StartClaim appended as its last four, when there are cursors; head_plan
  * otherwise.  values and nulls must have room for four more.  The buffers
  * the claim touched go to ClaimCursorCost, which decides from which cursors
- * the next claims read.  Call with SPI connected.
+ * the next claims read.  The claimed rows are left in SPI_tuptable in claim
+ * order, and the claimed keys in keys (OrderClaimedRows), whose number it
+ * returns.  Call with SPI connected.
  */
-static void
+static int
 RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
-		 char *nulls, int n, ClaimCursor *cc, uint64 sig)
+		 char *nulls, int n, ClaimCursor *cc, uint64 sig, ClaimKey *keys)
 {
 	int64		pages;
 
 	if (!StartClaim(cc, sig))
 	{
 		ExecutePlan(head_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
-		SortClaimedRows();
-		return;
+		return OrderClaimedRows(keys);
 	}
 	ClaimRanges(cc, &values[n]);
 	if (nulls != NULL)
@@ -1639,47 +1653,7 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
 	ExecutePlan(from_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
-	SortClaimedRows();
-}
-
-/*
- * ClaimedKeys sets keys to the claim key of the last job of each priority
- * the last SPI result, a claim's, claimed (its rows are in claim order),
- * highest priority first, at most CLAIM_CURSORS of them, and returns how
- * many.
- */
-static int
-ClaimedKeys(ClaimKey *keys)
-{
-	int			n = 0;
-	uint64		row;
-
-	if (SPI_tuptable == NULL)
-		return 0;
-	for (row = 0; row < SPI_processed; row++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull[3];
-		Datum		d[3];
-		ClaimKey	key;
-
-		d[0] = SPI_getbinval(tuple, desc, CLAIM_COL_PRIORITY, &isnull[0]);
-		d[1] = SPI_getbinval(tuple, desc, CLAIM_COL_SCHEDULED_AT, &isnull[1]);
-		d[2] = SPI_getbinval(tuple, desc, CLAIM_COL_JOB_ID, &isnull[2]);
-		if (isnull[0] || isnull[1] || isnull[2])
-			break;				/* cannot be (NOT NULL); moving less is safe */
-		key.priority = DatumGetInt32(d[0]);
-		key.scheduled_at = DatumGetTimestampTz(d[1]);
-		key.job_id = DatumGetInt64(d[2]);
-		if (n > 0 && keys[n - 1].priority == key.priority)
-			keys[n - 1] = key;
-		else if (n < CLAIM_CURSORS)
-			keys[n++] = key;
-		else
-			break;
-	}
-	return n;
+	return OrderClaimedRows(keys);
 }
 
 /*
@@ -1812,12 +1786,12 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		values[n++] = PointerGetDatum(like_pattern);
 
 	ConnectSPI();
-	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
-			 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
-			 values, NULL, n, &cc,
-			 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true));
+	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
+					 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
+					 values, NULL, n, &cc,
+					 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true),
+					 keys);
 	claimed = SPI_processed;
-	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
@@ -2650,12 +2624,12 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	nulls[n++] = allowed_isnull ? 'n' : ' ';
 
 	ConnectSPI();
-	RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
-			 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
-			 values, nulls, n, &cc,
-			 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull));
+	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
+					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
+					 values, nulls, n, &cc,
+					 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull),
+					 keys);
 	claimed = SPI_processed;
-	nkeys = ClaimedKeys(keys);
 	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
