@@ -97,21 +97,26 @@
  * no set order: RunClaim sorts them into claim order, which costs less
  * than a CTE and a Sort node set up in the executor at every claim.
  */
-#define CLAIM(extra_qual) \
+#define CLAIM_UPDATE \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
 	"         expires_at = $1" PLUS \
 	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
-	"   WHERE q.job_id" EQ "ANY (ARRAY(" \
+	"   WHERE q.job_id" EQ "ANY (ARRAY("
+#define CLAIM_RETURNING \
+	"))" \
+	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
+	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
+	"            q.expires_at"
+#define CLAIM(extra_qual) \
+	CLAIM_UPDATE \
 	"           SELECT job_id FROM jobs.job_queue" \
 	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
 	"            ORDER BY priority DESC, scheduled_at, job_id" \
 	"            LIMIT $2" \
-	"            FOR UPDATE SKIP LOCKED))" \
-	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
-	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
-	"            q.expires_at"
+	"            FOR UPDATE SKIP LOCKED" \
+	CLAIM_RETURNING
 
 /*
  * The claim from the claim cursors (cursor.c): the same, reading the claim
@@ -131,12 +136,7 @@
 	"  ORDER BY priority DESC, scheduled_at, job_id" \
 	"  LIMIT $2 FOR UPDATE SKIP LOCKED) " alias
 #define CLAIM_FROM(extra_qual, lo, hi, sched, id) \
-	"  UPDATE jobs.job_queue q" \
-	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
-	"         started_at = $1," \
-	"         expires_at = $1" PLUS \
-	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
-	"   WHERE q.job_id" EQ "ANY (ARRAY(" \
+	CLAIM_UPDATE \
 	"           SELECT s.job_id" \
 	"             FROM ROWS FROM (pg_catalog.unnest(" lo "::pg_catalog.int4[])," \
 	"                             pg_catalog.unnest(" hi "::pg_catalog.int4[])," \
@@ -150,10 +150,27 @@
 	"            UNION ALL " \
 	CLAIM_RANGE("h", "r.sched IS NULL", extra_qual, \
 				" AND priority" GE "r.lo AND priority" LE "r.hi") \
-	"           ) s LIMIT $2))" \
-	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
-	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
-	"            q.expires_at"
+	"           ) s LIMIT $2" \
+	CLAIM_RETURNING
+
+/*
+ * The claim from one range (cursor.c: "Priority bounds"): priority prio
+ * from (sched, id) on, which from its head is (-infinity, the lowest id).
+ * A plan of a third of CLAIM_FROM's nodes, and one index scan.
+ */
+#define CLAIM_AT(extra_qual, prio, sched, id) \
+	CLAIM_UPDATE \
+	"           SELECT job_id FROM jobs.job_queue" \
+	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
+	"              AND priority" EQ prio \
+	"              AND (scheduled_at, job_id)" GE "(" sched ", " id ")" \
+	"            ORDER BY priority DESC, scheduled_at, job_id" \
+	"            LIMIT $2" \
+	"            FOR UPDATE SKIP LOCKED" \
+	CLAIM_RETURNING
+
+/* The types of CLAIM_AT's range: prio, sched and id. */
+#define CLAIM_AT_TYPES	INT4OID, TIMESTAMPTZOID, INT8OID
 
 /*
  * "priority = param" for the cursor's checks, which read one priority
@@ -348,6 +365,12 @@ typedef enum CatalogPlanId
 	PLAN_CLAIM_TOPIC_BLOCKED_FROM,
 	PLAN_CURSOR_CHECK,
 	PLAN_CURSOR_FILTERED,
+	/* the priority bounds */
+	PLAN_CLAIM_AT,
+	PLAN_CLAIM_TOPIC_AT,
+	PLAN_CLAIM_BLOCKED_AT,
+	PLAN_CLAIM_TOPIC_BLOCKED_AT,
+	PLAN_CLAIM_BOUNDS,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -876,6 +899,41 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  FROM jobs.topic_grant ORDER BY role, pattern",
 		0, {InvalidOid}
 	},
+	[PLAN_CLAIM_AT] = {
+		CLAIM_AT("", "$3", "$4", "$5"),
+		5, {TIMESTAMPTZOID, INT4OID, CLAIM_AT_TYPES}
+	},
+	[PLAN_CLAIM_TOPIC_AT] = {
+		CLAIM_AT(" AND task" LIKE "$3", "$4", "$5", "$6"),
+		6, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_AT_TYPES}
+	},
+	[PLAN_CLAIM_BLOCKED_AT] = {
+		CLAIM_AT(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7"),
+		7, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_AT_TYPES}
+	},
+	[PLAN_CLAIM_TOPIC_BLOCKED_AT] = {
+		CLAIM_AT(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
+				 "$6", "$7", "$8"),
+		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+			CLAIM_AT_TYPES}
+	},
+	/*
+	 * The priority bounds' probe (cursor.c): the highest priority of a
+	 * pending job above $1 and the lowest below it, due or not, locked or
+	 * not; each NULL if there is none.  The first reads the claim index
+	 * from its head down to $1, as claims read the priorities above the
+	 * lowest cursor; the second from its end up to $1, where the latest
+	 * jobs of the lowest priority are.
+	 */
+	[PLAN_CLAIM_BOUNDS] = {
+		"SELECT (SELECT priority FROM jobs.job_queue"
+		"         WHERE status" EQ "'pending' AND priority" GT "$1"
+		"         ORDER BY priority DESC, scheduled_at, job_id LIMIT 1),"
+		"       (SELECT priority FROM jobs.job_queue"
+		"         WHERE status" EQ "'pending' AND priority" LT "$1"
+		"         ORDER BY priority, scheduled_at DESC, job_id DESC LIMIT 1)",
+		1, {INT4OID}
+	},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
@@ -1350,23 +1408,60 @@ CheckClaimCursor(const ClaimCursor *cc)
 		values[2] = Int64GetDatum(key.job_id);
 		ExecutePlan(PLAN_CURSOR_CHECK, values, NULL, SPI_OK_SELECT);
 		ResultKey(&key);
-		ClaimCursorLower(&key);
+		ClaimCursorLower(&key, false);
 	}
 	ClaimCursorCheckDone();
 }
 
 /*
+ * ProbeClaimBounds finds the priority bounds for a probe that read *cc
+ * (cursor.c): from the lowest cursor's priority, out to the highest and
+ * lowest priorities of pending jobs.
+ */
+static void
+ProbeClaimBounds(const ClaimCursor *cc)
+{
+	int32		at;
+	int32		lo;
+	int32		hi;
+	Datum		values[1];
+	Datum		d;
+	bool		isnull;
+
+	if (cc->ncursors <= 0)
+		return;
+	at = cc->keys[cc->ncursors - 1].priority;
+	values[0] = Int32GetDatum(at);
+	ExecutePlan(PLAN_CLAIM_BOUNDS, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1 || SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts != 2 ||
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT4OID ||
+		TupleDescAttr(SPI_tuptable->tupdesc, 1)->atttypid != INT4OID)
+		elog(ERROR, "pgjobs: the priority bounds' probe returned an unexpected result");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	hi = isnull ? at : Max(at, DatumGetInt32(d));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	lo = isnull ? at : Min(at, DatumGetInt32(d));
+	ClaimBoundsProbed(cc, lo, hi);
+}
+
+/*
  * StartClaim reads the claim cursors into *cc for a claim about to run,
- * running the periodic check first when it is this claim's turn, and notes
- * that the transaction locks pending jobs.  It returns whether the claim
- * starts from cursors.  Call with SPI connected.
+ * running the periodic check, and the probe of the priority bounds, first
+ * when it is this claim's turn, and notes that the transaction locks
+ * pending jobs.  It returns whether the claim starts from cursors.  Call
+ * with SPI connected.
  */
 static bool
 StartClaim(ClaimCursor *cc, uint64 sig)
 {
-	if (ClaimCursorRead(cc, sig) && cc->check)
+	if (ClaimCursorRead(cc, sig) && (cc->check || cc->probe))
 	{
-		CheckClaimCursor(cc);
+		ClaimCursor first = *cc;
+
+		if (first.check)
+			CheckClaimCursor(&first);
+		if (first.probe)
+			ProbeClaimBounds(&first);
 		(void) ClaimCursorRead(cc, sig);
 	}
 	NotePendingLocked();
@@ -1487,53 +1582,99 @@ UsedCursors(const ClaimCursor *cc, ClaimKey *keys)
 	return n;
 }
 
+/* A range of the claim index a claim reads: see CLAIM_FROM. */
+typedef struct ClaimRange
+{
+	int32		lo;
+	int32		hi;
+	bool		head;			/* from the head; else from (sched, id) */
+	TimestampTz sched;
+	int64		id;
+} ClaimRange;
+
 /*
- * ClaimRanges sets values[0..3] to CLAIM_FROM's range arrays for the
- * cursors of *cc the claim reads from: between and around their
- * priorities, the other priorities, from their head (sched and id NULL).
+ * ClaimRanges sets values to the ranges a claim that read *cc reads, for
+ * the cursors it reads from, and between and around their priorities the
+ * other priorities, from their head; none outside the priority bounds.  It
+ * returns how many.  One range of one priority goes to values[0..2] as
+ * CLAIM_AT's prio, sched and id; more, or one of several priorities, to
+ * values[0..3] as CLAIM_FROM's arrays lo, hi, sched and id (sched and id
+ * NULL for a range from the head).
  */
-static void
+static int
 ClaimRanges(const ClaimCursor *cc, Datum *values)
 {
 	ClaimKey	cursors[2 * CLAIM_CURSORS];
 	int			ncursors = UsedCursors(cc, cursors);
-	int			nranges = 2 * ncursors + 1;
-	Datum	   *lo = palloc(sizeof(Datum) * nranges);
-	Datum	   *hi = palloc(sizeof(Datum) * nranges);
-	Datum	   *sched = palloc(sizeof(Datum) * nranges);
-	Datum	   *id = palloc(sizeof(Datum) * nranges);
-	bool	   *nulls = palloc(sizeof(bool) * nranges);
-	bool	   *notnull = palloc0(sizeof(bool) * nranges);
+	ClaimRange	ranges[4 * CLAIM_CURSORS + 1];
+	int			nranges = 0;
+	int64		top = PG_INT32_MAX;	/* the highest priority not yet covered */
+	int64		lo_bound = cc->bounded ? cc->lo : PG_INT32_MIN;
+	int64		hi_bound = cc->bounded ? cc->hi : PG_INT32_MAX;
+	Datum	   *lo;
+	Datum	   *hi;
+	Datum	   *sched;
+	Datum	   *id;
+	bool	   *nulls;
+	bool	   *notnull;
 	int			dims[1];
 	int			lbs[1] = {1};
-	int64		top = PG_INT32_MAX;	/* the highest priority not yet covered */
-	int			n = 0;
 	int			i;
 
 	for (i = 0; i <= ncursors; i++)
 	{
 		int64		bottom = i < ncursors ? (int64) cursors[i].priority + 1 : PG_INT32_MIN;
+		int64		from = Max(bottom, lo_bound);
+		int64		to = Min(top, hi_bound);
 
-		if (bottom <= top)
+		if (from <= to)
 		{
 			/* the priorities from top down to bottom, from their heads */
-			lo[n] = Int32GetDatum((int32) bottom);
-			hi[n] = Int32GetDatum((int32) top);
-			sched[n] = id[n] = (Datum) 0;
-			nulls[n++] = true;
+			ranges[nranges].lo = (int32) from;
+			ranges[nranges].hi = (int32) to;
+			ranges[nranges].head = true;
+			ranges[nranges].sched = DT_NOBEGIN;
+			ranges[nranges++].id = PG_INT64_MIN;
 		}
 		if (i < ncursors)
 		{
 			const ClaimKey *key = &cursors[i];
 
-			lo[n] = hi[n] = Int32GetDatum(key->priority);
-			sched[n] = TimestampTzGetDatum(key->scheduled_at);
-			id[n] = Int64GetDatum(key->job_id);
-			nulls[n++] = false;
+			if (key->priority >= lo_bound && key->priority <= hi_bound)
+			{
+				ranges[nranges].lo = ranges[nranges].hi = key->priority;
+				ranges[nranges].head = false;
+				ranges[nranges].sched = key->scheduled_at;
+				ranges[nranges++].id = key->job_id;
+			}
 			top = (int64) key->priority - 1;
 		}
 	}
-	dims[0] = n;
+	/* the bounds always hold a priority: the lowest cursor's */
+	if (nranges == 0)
+		elog(ERROR, "pgjobs: the priority bounds left a claim nothing to read");
+	if (nranges == 1 && ranges[0].lo == ranges[0].hi)
+	{
+		values[0] = Int32GetDatum(ranges[0].lo);
+		values[1] = TimestampTzGetDatum(ranges[0].sched);
+		values[2] = Int64GetDatum(ranges[0].id);
+		return 1;
+	}
+	lo = palloc(sizeof(Datum) * nranges);
+	hi = palloc(sizeof(Datum) * nranges);
+	sched = palloc(sizeof(Datum) * nranges);
+	id = palloc(sizeof(Datum) * nranges);
+	nulls = palloc(sizeof(bool) * nranges);
+	notnull = palloc0(sizeof(bool) * nranges);
+	for (i = 0; i < nranges; i++)
+	{
+		lo[i] = Int32GetDatum(ranges[i].lo);
+		hi[i] = Int32GetDatum(ranges[i].hi);
+		sched[i] = TimestampTzGetDatum(ranges[i].sched);
+		id[i] = Int64GetDatum(ranges[i].id);
+		nulls[i] = ranges[i].head;
+	}
+	dims[0] = nranges;
 	values[0] = PointerGetDatum(construct_md_array(lo, notnull, 1, dims, lbs,
 												   INT4OID, 4, true, TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_md_array(hi, notnull, 1, dims, lbs,
@@ -1544,6 +1685,7 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
 	values[3] = PointerGetDatum(construct_md_array(id, nulls, 1, dims, lbs,
 												   INT8OID, 8, FLOAT8PASSBYVAL,
 												   TYPALIGN_DOUBLE));
+	return nranges;
 }
 
 /* A claimed row and its claim key, for OrderClaimedRows. */
@@ -1628,7 +1770,8 @@ OrderClaimedRows(ClaimKey *keys)
 /*
  * RunClaim runs a claim whose first n parameters are in values (and
  * nulls): from_plan, with the ranges of the claim cursors *cc read by
- * StartClaim appended as its last four, when there are cursors; head_plan
+ * StartClaim appended as its last four, when there are cursors (at_plan,
+ * with the last three, when that is one range of one priority); head_plan
  * otherwise.  values and nulls must have room for four more.  The buffers
  * the claim touched go to ClaimCursorCost, which decides from which cursors
  * the next claims read.  The claimed rows are left in SPI_tuptable in claim
@@ -1636,21 +1779,23 @@ OrderClaimedRows(ClaimKey *keys)
  * returns.  Call with SPI connected.
  */
 static int
-RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, Datum *values,
-		 char *nulls, int n, ClaimCursor *cc, uint64 sig, ClaimKey *keys)
+RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, CatalogPlanId at_plan,
+		 Datum *values, char *nulls, int n, ClaimCursor *cc, uint64 sig,
+		 ClaimKey *keys)
 {
 	int64		pages;
+	bool		one;
 
 	if (!StartClaim(cc, sig))
 	{
 		ExecutePlan(head_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
 		return OrderClaimedRows(keys);
 	}
-	ClaimRanges(cc, &values[n]);
+	one = ClaimRanges(cc, &values[n]) == 1;
 	if (nulls != NULL)
 		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = ' ';
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
-	ExecutePlan(from_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
+	ExecutePlan(one ? at_plan : from_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
 	return OrderClaimedRows(keys);
@@ -1788,6 +1933,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 	ConnectSPI();
 	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
 					 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
+					 like_pattern ? PLAN_CLAIM_TOPIC_AT : PLAN_CLAIM_AT,
 					 values, NULL, n, &cc,
 					 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true),
 					 keys);
@@ -2626,6 +2772,7 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	ConnectSPI();
 	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
 					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
+					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_AT : PLAN_CLAIM_BLOCKED_AT,
 					 values, nulls, n, &cc,
 					 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull),
 					 keys);

@@ -120,6 +120,38 @@
  * are no longer read; the least recently moved one makes room for a new
  * one.
  *
+ * Priority bounds
+ * ---------------
+ * A claim reads every priority, most of them from their head, though most
+ * queues hold jobs of one priority only: each range costs the claim's plan
+ * nodes to start and an index descent to read.  Each database's slot also
+ * keeps bounds [lo, hi] of the priorities of its pending jobs, with this
+ * invariant:
+ *
+ *	  No pending job whose priority lies outside [lo, hi] exists, visible,
+ *	  but for one made pending by a transaction that has yet to widen them.
+ *
+ * A claim reads no priority outside them, and when only one range is left
+ * it runs a plan of that one range (catalog.c).  Everything that lowers a
+ * cursor widens the bounds to the priority it lowers (a job made pending
+ * there), after the commit, before waiting consumers are woken; the
+ * bounds are never narrower than the priorities of the jobs made pending
+ * since they were found.  Nothing else widens them: a claim, or a cancel,
+ * that rolls back leaves pending jobs that were pending all along, seen as
+ * such by any probe that ran meanwhile.  The bounds are unknown (every
+ * priority is read) in a new slot and after jobs.wake_consumers(), or a
+ * transaction that readied jobs in more priorities than it can note.
+ *
+ * They are found by a probe (ClaimBoundsProbed): the pending jobs' highest
+ * priority above the lowest cursor's and lowest below it, read from the
+ * claim index in a snapshot taken after the probe started, widened by
+ * every widening since it started.  The first claim that finds them
+ * unknown runs one (one claim at a time, a second later again if it
+ * failed), and so does the periodic check, which narrows them to what is
+ * pending then and catches what pgjobs cannot see (COMMIT PREPARED of a
+ * publish).  A reset while a probe runs, or a later probe, keeps it from
+ * storing what it found.
+ *
  * The expiry floor
  * ----------------
  * Lease expiry has the same trouble with job_queue_running_idx
@@ -186,6 +218,9 @@ StaticAssertDecl(FILTER_CURSORS <= CLAIM_CURSORS,
 /* Claim keys of distinct priorities a transaction remembers for its commit. */
 #define NOTED_PRIORITIES	16
 
+/* How long a claim waits after a probe of unknown bounds before it probes again. */
+#define BOUNDS_PROBE_RETRY	((TimestampTz) 1 * USECS_PER_SEC)
+
 /* Lowerings of the expiry floor a pass can account for. */
 #define EXPIRY_FLOOR_RING	64
 
@@ -233,6 +268,15 @@ typedef struct CursorSlot
 	CursorLowering ring[CLAIM_CURSOR_RING];
 	int			nfilters;		/* filter cursors in use */
 	FilterCursor filters[FILTER_CURSORS];
+	/* the priority bounds */
+	bool		bounded;		/* pending jobs' priorities lie in [lo, hi]; else unknown */
+	int32		lo;
+	int32		hi;
+	int32		widened_lo;		/* the widenings since the last probe started */
+	int32		widened_hi;
+	uint64		bounds_seq;		/* resets so far; never goes back */
+	uint64		probe_seq;		/* probes started so far; never goes back */
+	TimestampTz probed_at;		/* when the last probe started */
 	/* the expiry floor */
 	bool		floor_valid;	/* floor is a floor; else passes read from the head */
 	TimestampTz floor;
@@ -340,6 +384,9 @@ FindSlot(bool create, TimestampTz now)
 	free_slot->seq += CLAIM_CURSOR_RING;
 	free_slot->checked_at = now;
 	free_slot->used_at = now;
+	free_slot->bounded = false;
+	free_slot->bounds_seq++;
+	free_slot->probed_at = 0;
 	free_slot->floor_valid = false;
 	free_slot->floor_seq += EXPIRY_FLOOR_RING;
 	free_slot->floor_read_seq = free_slot->floor_seq;
@@ -382,10 +429,11 @@ NextRingEntry(CursorSlot *slot)
  * RecordLowering notes a lowering (to key, or a reset when key is NULL) in
  * the slot's ring, for the claims that read the cursors before it, and
  * applies it.  A key lowers the cursor of its priority; a priority without
- * one is read from its head anyway.  Call with the mutex held.
+ * one is read from its head anyway.  A key of a job made pending (readied)
+ * widens the priority bounds to its priority.  Call with the mutex held.
  */
 static void
-RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
+RecordLowering(CursorSlot *slot, const ClaimKey *key, bool readied, TimestampTz now)
 {
 	CursorLowering *l = NextRingEntry(slot);
 
@@ -405,6 +453,16 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, TimestampTz now)
 
 		if (i >= 0 && ClaimKeyLess(key, &slot->keys[i]))
 			slot->keys[i] = *key;
+		if (readied)
+		{
+			slot->widened_lo = Min(slot->widened_lo, key->priority);
+			slot->widened_hi = Max(slot->widened_hi, key->priority);
+			if (slot->bounded)
+			{
+				slot->lo = Min(slot->lo, key->priority);
+				slot->hi = Max(slot->hi, key->priority);
+			}
+		}
 		/* every filter cursor of the priority: the job may be theirs too */
 		for (i = 0; i < slot->nfilters; i++)
 			if (slot->filters[i].key.priority == key->priority &&
@@ -542,6 +600,22 @@ ClaimCursorRead(ClaimCursor *cc, uint64 sig)
 		}
 		cc->tracked = true;
 		cc->all = pgjobs_claim_costly_pages == 0 || now < slot->all_until;
+		cc->bounded = slot->bounded;
+		cc->lo = slot->lo;
+		cc->hi = slot->hi;
+		/* a probe, too, must see what committed before it */
+		if (slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
+			(cc->check ||
+			 (!slot->bounded && now - slot->probed_at >= BOUNDS_PROBE_RETRY)))
+		{
+			slot->probed_at = now;
+			slot->probe_seq++;
+			slot->widened_lo = PG_INT32_MAX;
+			slot->widened_hi = PG_INT32_MIN;
+			cc->probe = true;
+		}
+		cc->bounds_seq = slot->bounds_seq;
+		cc->probe_seq = slot->probe_seq;
 		cc->ncursors = slot->ncursors;
 		memcpy(cc->keys, slot->keys, sizeof(ClaimKey) * slot->ncursors);
 		cc->slot = slot - cursor_state->slots;
@@ -675,11 +749,13 @@ ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed)
 
 /*
  * ClaimCursorLower lowers this database's cursor to key at once, or resets
- * it when key is NULL.  Call it only once what made jobs claimable is
- * visible to others.
+ * it when key is NULL; readied says that key is a job's made pending, which
+ * widens the priority bounds to its priority (not a periodic check's, whose
+ * probe finds what is pending).  Call it only once what made jobs
+ * claimable is visible to others.
  */
 void
-ClaimCursorLower(const ClaimKey *key)
+ClaimCursorLower(const ClaimKey *key, bool readied)
 {
 	CursorSlot *slot;
 	TimestampTz now;
@@ -690,7 +766,7 @@ ClaimCursorLower(const ClaimKey *key)
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot != NULL)
-		RecordLowering(slot, key, now);
+		RecordLowering(slot, key, readied, now);
 	SpinLockRelease(&cursor_state->mutex);
 }
 
@@ -722,10 +798,57 @@ ClaimCursorCheckDone(void)
 }
 
 /*
+ * ClaimBoundsProbed stores the priority bounds a probe that read *cc found:
+ * [lo, hi] (which holds the lowest cursor's priority), widened by every
+ * widening since the probe started.  Nothing is stored after a reset of
+ * the bounds, or when another probe started since.
+ */
+void
+ClaimBoundsProbed(const ClaimCursor *cc, int32 lo, int32 hi)
+{
+	CursorSlot *slot;
+
+	if (cursor_state == NULL || !cc->probe || lo > hi)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot == &cursor_state->slots[cc->slot] && slot->bounds_seq == cc->bounds_seq &&
+		slot->probe_seq == cc->probe_seq)
+	{
+		slot->lo = Min(lo, slot->widened_lo);
+		slot->hi = Max(hi, slot->widened_hi);
+		slot->bounded = true;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
+ * ClaimBoundsReset makes this database's priority bounds unknown: every
+ * claim reads every priority until a probe finds them again.
+ */
+static void
+ClaimBoundsReset(void)
+{
+	CursorSlot *slot;
+
+	if (cursor_state == NULL)
+		return;
+	SpinLockAcquire(&cursor_state->mutex);
+	slot = FindSlot(false, 0);
+	if (slot != NULL)
+	{
+		slot->bounded = false;
+		slot->bounds_seq++;
+		slot->probed_at = 0;
+	}
+	SpinLockRelease(&cursor_state->mutex);
+}
+
+/*
  * NoteClaimKeyReadied records that the current transaction made a job with
  * claim key (priority, scheduled_at, job_id) pending: its commit lowers the
- * cursor to the lowest such key of each priority (beyond NOTED_PRIORITIES
- * priorities, it resets the cursor).
+ * cursor to the lowest such key of each priority and widens the priority
+ * bounds to them (beyond NOTED_PRIORITIES priorities, it resets both).
  */
 void
 NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id)
@@ -767,15 +890,17 @@ NotePendingLocked(void)
 }
 
 /*
- * ResetClaimCursor resets the cursor and the expiry floor at once and again
- * when the current transaction commits, for jobs.wake_consumers(): jobs
- * written into jobs.job_queue directly are claimable, and their leases
- * seen, from the next claim or pass that starts after the commit.
+ * ResetClaimCursor resets the cursor, the priority bounds and the expiry
+ * floor at once and again when the current transaction commits, for
+ * jobs.wake_consumers(): jobs written into jobs.job_queue directly are
+ * claimable, and their leases seen, from the next claim or pass that
+ * starts after the commit.
  */
 void
 ResetClaimCursor(void)
 {
-	ClaimCursorLower(NULL);
+	ClaimCursorLower(NULL, false);
+	ClaimBoundsReset();
 	ExpiryFloorLower(NULL);
 	xact_reset_at_commit = true;
 }
@@ -800,13 +925,14 @@ ClaimCursorXactEnd(XactEvent event)
 	{
 		if (xact_reset_at_commit)
 		{
-			ClaimCursorLower(NULL);
+			ClaimCursorLower(NULL, false);
+			ClaimBoundsReset();
 			ExpiryFloorLower(NULL);
 		}
 		else
 		{
 			for (i = 0; i < xact_nkeys; i++)
-				ClaimCursorLower(&xact_keys[i]);
+				ClaimCursorLower(&xact_keys[i], true);
 			if (xact_lease_floor != DT_NOEND)
 				ExpiryFloorLower(&xact_lease_floor);
 		}
@@ -814,7 +940,7 @@ ClaimCursorXactEnd(XactEvent event)
 	else
 	{
 		if (event == XACT_EVENT_ABORT && xact_pending_locked)
-			ClaimCursorLower(NULL);
+			ClaimCursorLower(NULL, false);
 		/* the jobs it expired may be running again, below the floor */
 		if (xact_expiry_level > 0)
 			ExpiryFloorLower(NULL);
@@ -838,7 +964,7 @@ ClaimCursorSubXactAbort(void)
 	int			level = GetCurrentTransactionNestLevel();
 
 	if (xact_pending_locked)
-		ClaimCursorLower(NULL);
+		ClaimCursorLower(NULL, false);
 	if (xact_expiry_level >= level)
 	{
 		ExpiryFloorLower(NULL);

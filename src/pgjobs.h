@@ -228,6 +228,12 @@ typedef struct ClaimCursor
 	uint64		sig;			/* the claim's filter (ClaimFilterSig); 0: none */
 	int			nfilters;		/* the filter's cursors read */
 	ClaimKey	fkeys[CLAIM_CURSORS];	/* one per priority, highest first */
+	bool		bounded;		/* pending jobs' priorities lie in [lo, hi] */
+	int32		lo;
+	int32		hi;
+	bool		probe;			/* find the bounds (ClaimBoundsProbed) first */
+	uint64		bounds_seq;		/* resets of the bounds before the read */
+	uint64		probe_seq;		/* probes started before this one */
 } ClaimCursor;
 
 extern Size CursorShmemSize(void);
@@ -236,9 +242,10 @@ extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
 extern bool ClaimCursorRead(ClaimCursor *cc, uint64 sig);
 extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys,
 							   const ClaimKey *filter_keys, int nkeys);
-extern void ClaimCursorLower(const ClaimKey *key);
+extern void ClaimCursorLower(const ClaimKey *key, bool readied);
 extern void ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed);
 extern void ClaimCursorCheckDone(void);
+extern void ClaimBoundsProbed(const ClaimCursor *cc, int32 lo, int32 hi);
 extern void NoteClaimKeyReadied(int32 priority, TimestampTz scheduled_at, int64 job_id);
 extern void NotePendingLocked(void);
 extern void ResetClaimCursor(void);

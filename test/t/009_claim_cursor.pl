@@ -14,9 +14,12 @@
 # resume runs one statement at a time, with the cursor's periodic check
 # off: once with claims reading every priority from its own cursor
 # (pgjobs.claim_costly_pages = 0), then with the default, where claims read
-# only the lowest priority's cursor until one of them is costly.  After every claim the jobs it got must be the first ones, in claim
-# order (priority DESC, scheduled_at, job_id), of the model's pending jobs
-# it may take.  Any missing lowering or reset strands a job behind the
+# only the lowest priority's cursor until one of them is costly; then with
+# the periodic check every millisecond, which probes the priority bounds
+# anew at nearly every claim (claims read no priority outside them).
+# After every claim the jobs it got must be the first ones, in claim order
+# (priority DESC, scheduled_at, job_id), of the model's pending jobs it may
+# take.  Any missing lowering or reset strands a job behind the
 # cursor, and a later claim gets a job after it instead.
 
 use strict;
@@ -83,13 +86,21 @@ sub claim
 
 my $mismatches = 0;
 my $claims = 0;
-for my $step (1 .. 3000)
+for my $step (1 .. 4500)
 {
 	if ($step == 1 || $step == 1501)
 	{
 		my $set = $step == 1 ? 'SET pgjobs.claim_costly_pages = 0' : 'RESET pgjobs.claim_costly_pages';
 		$s->query_safe($set);
 		$other->query_safe($set);
+	}
+	if ($step == 3001)
+	{
+		# the periodic check at (nearly) every claim: it narrows the
+		# priority bounds to what is pending, again and again
+		$node->safe_psql('postgres',
+			'ALTER SYSTEM SET pgjobs.claim_cursor_check_interval = 1');
+		$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 	}
 	my $r = rand();
 	my @running = sort { $a <=> $b } grep { $job{$_}{state} eq 'running' } keys %job;
