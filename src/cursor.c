@@ -132,15 +132,18 @@
  *	  but for one made pending by a transaction that has yet to widen them.
  *
  * A claim reads no priority outside them, and when only one range is left
- * it runs a plan of that one range (catalog.c).  Everything that lowers a
- * cursor widens the bounds to the priority it lowers (a job made pending
- * there), after the commit, before waiting consumers are woken; the
- * bounds are never narrower than the priorities of the jobs made pending
- * since they were found.  Nothing else widens them: a claim, or a cancel,
- * that rolls back leaves pending jobs that were pending all along, seen as
- * such by any probe that ran meanwhile.  The bounds are unknown (every
- * priority is read) in a new slot and after jobs.wake_consumers(), or a
- * transaction that readied jobs in more priorities than it can note.
+ * it runs a plan of that one range (catalog.c).  Every lowering of a
+ * cursor to a job made pending (not the periodic check's) widens the
+ * bounds to its priority, after the commit, before waiting consumers are
+ * woken; the bounds are never narrower than the priorities of the jobs
+ * made pending since they were found.  Nothing else widens them: a claim,
+ * or a cancel, that rolls back leaves pending jobs that were pending all
+ * along, seen as such by any probe another transaction ran meanwhile; a
+ * transaction that ran a probe after it locked pending jobs (it saw its
+ * own claims as running) resets the bounds if it, or a subtransaction,
+ * rolls back.  The bounds are unknown (every priority is read) in a new
+ * slot and after jobs.wake_consumers(), or a transaction that readied jobs
+ * in more priorities than it can note.
  *
  * They are found by a probe (ClaimBoundsProbed): the pending jobs' highest
  * priority above the lowest cursor's and lowest below it, read from the
@@ -299,6 +302,7 @@ static ClaimKey xact_keys[NOTED_PRIORITIES];
 static int	xact_nkeys = 0;
 static bool xact_reset_at_commit = false;
 static bool xact_pending_locked = false;
+static bool xact_probed_locked = false;	/* ran a probe after locking pending jobs */
 static TimestampTz xact_lease_floor = DT_NOEND;	/* earliest lease end set */
 /* the deepest (sub)transaction level holding a pass's expiries; 0: none */
 static int	xact_expiry_level = 0;
@@ -810,6 +814,9 @@ ClaimBoundsProbed(const ClaimCursor *cc, int32 lo, int32 hi)
 
 	if (cursor_state == NULL || !cc->probe || lo > hi)
 		return;
+	/* it saw this transaction's claims as running: pending if it rolls back */
+	if (xact_pending_locked)
+		xact_probed_locked = true;
 	SpinLockAcquire(&cursor_state->mutex);
 	slot = FindSlot(false, 0);
 	if (slot == &cursor_state->slots[cc->slot] && slot->bounds_seq == cc->bounds_seq &&
@@ -909,8 +916,8 @@ ResetClaimCursor(void)
  * ClaimCursorXactEnd applies what the ending transaction noted: after a
  * commit the lowerings to the keys it readied and of the expiry floor to
  * the leases it set (or resets), after an abort a reset if it locked
- * pending jobs, and after an abort or PREPARE a reset of the floor if it
- * expired jobs.  wakeup.c calls it once the commit or
+ * pending jobs (of the priority bounds too, if it probed them since), and
+ * after an abort or PREPARE a reset of the floor if it expired jobs.  wakeup.c calls it once the commit or
  * abort is visible, before it wakes waiting consumers, so that a consumer
  * woken by it reads the lowered cursor.  A PREPARE only forgets the notes:
  * what COMMIT or ROLLBACK PREPARED later does, in whatever backend, is left
@@ -941,6 +948,8 @@ ClaimCursorXactEnd(XactEvent event)
 	{
 		if (event == XACT_EVENT_ABORT && xact_pending_locked)
 			ClaimCursorLower(NULL, false);
+		if (event == XACT_EVENT_ABORT && xact_probed_locked)
+			ClaimBoundsReset();
 		/* the jobs it expired may be running again, below the floor */
 		if (xact_expiry_level > 0)
 			ExpiryFloorLower(NULL);
@@ -948,6 +957,7 @@ ClaimCursorXactEnd(XactEvent event)
 	xact_nkeys = 0;
 	xact_reset_at_commit = false;
 	xact_pending_locked = false;
+	xact_probed_locked = false;
 	xact_lease_floor = DT_NOEND;
 	xact_expiry_level = 0;
 }
@@ -955,7 +965,8 @@ ClaimCursorXactEnd(XactEvent event)
 /*
  * ClaimCursorSubXactAbort resets the cursor when a subtransaction of a
  * transaction that locked pending jobs rolls back: if they were its locks,
- * the jobs are claimable again.  It resets the expiry floor when the
+ * the jobs are claimable again (and the priority bounds, if the
+ * transaction probed them since).  It resets the expiry floor when the
  * rollback undoes a pass's expiries: those jobs run again, below it.
  */
 void
@@ -965,6 +976,8 @@ ClaimCursorSubXactAbort(void)
 
 	if (xact_pending_locked)
 		ClaimCursorLower(NULL, false);
+	if (xact_probed_locked)
+		ClaimBoundsReset();
 	if (xact_expiry_level >= level)
 	{
 		ExpiryFloorLower(NULL);

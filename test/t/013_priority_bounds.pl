@@ -15,7 +15,8 @@
 #  - a job written into jobs.job_queue directly, behind pgjobs' back, at a
 #    priority outside the bounds, is claimed within one periodic check, and
 #    at once after jobs.wake_consumers();
-#  - a claim rolled back leaves its jobs claimable at their priority.
+#  - a claim rolled back leaves its jobs claimable at their priority, also
+#    when its own transaction probed the bounds after it.
 
 use strict;
 use warnings;
@@ -142,6 +143,21 @@ $other->query_safe('ROLLBACK');
 is(claim($s, 1), "$one[1]:1", 'after the rollback, claims go on at priority 1');
 is(claim($s, 1), "$one[2]:1", 'to its last job');
 is(claim($s, 1), "$zero:0", 'then take the job the rolled back claim held');
+
+# a transaction that probes the bounds after its own claim sees that job
+# running; if it rolls back, the job is pending again at its priority
+my @zeros = map { $node->safe_psql('postgres', "SELECT jobs.publish('d.zero', NULL, i_priority => 0)") }
+  1 .. 3;
+my $seven = $node->safe_psql('postgres', "SELECT jobs.publish('d.seven', NULL, i_priority => 7)");
+$other->query_safe('BEGIN');
+is(claim($other, 1), "$seven:7", 'a transaction claims the job of priority 7');
+sleep(1);
+is(claim($other, 1), "$zeros[0]:0", 'and then, running the periodic check, one of priority 0');
+$other->query_safe('ROLLBACK');
+is($s->query_safe("SELECT job_id FROM jobs.consume_topic('d.zero', 1)"),
+	$zeros[0], 'after its rollback a topic claim starts the cursor again');
+is(claim($s, 1), "$seven:7", 'and the next claim takes the job of priority 7 first');
+is(claim($s, 2), "$zeros[1]:0,$zeros[2]:0", 'then the rest');
 
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'"),
 	'0', 'nothing is left pending');
