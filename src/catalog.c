@@ -1454,7 +1454,7 @@ ProbeClaimBounds(const ClaimCursor *cc)
 static bool
 StartClaim(ClaimCursor *cc, uint64 sig)
 {
-	if (ClaimCursorRead(cc, sig) && (cc->check || cc->probe))
+	if (ClaimCursorRead(cc, sig, true) && (cc->check || cc->probe))
 	{
 		ClaimCursor first = *cc;
 
@@ -1462,7 +1462,7 @@ StartClaim(ClaimCursor *cc, uint64 sig)
 			CheckClaimCursor(&first);
 		if (first.probe)
 			ProbeClaimBounds(&first);
-		(void) ClaimCursorRead(cc, sig);
+		(void) ClaimCursorRead(cc, sig, false);
 	}
 	NotePendingLocked();
 	return cc->ncursors > 0 || cc->nfilters > 0;

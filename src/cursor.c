@@ -576,12 +576,15 @@ CheckDue(TimestampTz checked_at, TimestampTz now)
  * cc->keys' priorities from its cursor, or only the lowest one's, and the
  * others from their head.  cc->tracked says whether the claim may move the
  * cursors afterwards (ClaimCursorAdvance); cc->check that this claim is the
- * one to run the periodic check of them all (CheckClaimCursor) first.
- * Without shared memory, or with pgjobs.claim_cursor off, there is
- * no cursor.
+ * one to run the periodic check of them all (CheckClaimCursor) first,
+ * and cc->probe the probe of the priority bounds; neither when !may_check
+ * (a read again after them).  cc->lo and cc->hi are the priority bounds,
+ * widened to the jobs this transaction made pending (its own claims see
+ * them before its commit widens the bounds).  Without shared memory, or
+ * with pgjobs.claim_cursor off, there is no cursor.
  */
 bool
-ClaimCursorRead(ClaimCursor *cc, uint64 sig)
+ClaimCursorRead(ClaimCursor *cc, uint64 sig, bool may_check)
 {
 	CursorSlot *slot;
 	TimestampTz now;
@@ -596,7 +599,7 @@ ClaimCursorRead(ClaimCursor *cc, uint64 sig)
 	{
 		slot->used_at = now;
 		/* a check must see what committed before it: not in an older snapshot */
-		if (slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
+		if (may_check && slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
 			CheckDue(slot->checked_at, now))
 		{
 			slot->checked_at = now;
@@ -604,11 +607,16 @@ ClaimCursorRead(ClaimCursor *cc, uint64 sig)
 		}
 		cc->tracked = true;
 		cc->all = pgjobs_claim_costly_pages == 0 || now < slot->all_until;
-		cc->bounded = slot->bounded;
+		cc->bounded = slot->bounded && !xact_reset_at_commit;
 		cc->lo = slot->lo;
 		cc->hi = slot->hi;
+		for (int i = 0; i < xact_nkeys; i++)
+		{
+			cc->lo = Min(cc->lo, xact_keys[i].priority);
+			cc->hi = Max(cc->hi, xact_keys[i].priority);
+		}
 		/* a probe, too, must see what committed before it */
-		if (slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
+		if (may_check && slot->ncursors > 0 && !IsolationUsesXactSnapshot() &&
 			(cc->check ||
 			 (!slot->bounded && now - slot->probed_at >= BOUNDS_PROBE_RETRY)))
 		{

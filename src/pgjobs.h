@@ -239,7 +239,7 @@ typedef struct ClaimCursor
 extern Size CursorShmemSize(void);
 extern void CursorShmemInit(void);
 extern bool ClaimKeyLess(const ClaimKey *a, const ClaimKey *b);
-extern bool ClaimCursorRead(ClaimCursor *cc, uint64 sig);
+extern bool ClaimCursorRead(ClaimCursor *cc, uint64 sig, bool may_check);
 extern void ClaimCursorAdvance(const ClaimCursor *cc, const ClaimKey *keys,
 							   const ClaimKey *filter_keys, int nkeys);
 extern void ClaimCursorLower(const ClaimKey *key, bool readied);

@@ -17,6 +17,8 @@
 #    at once after jobs.wake_consumers();
 #  - a claim rolled back leaves its jobs claimable at their priority, also
 #    when its own transaction probed the bounds after it.
+#  - a claim takes the jobs its own transaction made pending, before its
+#    commit widens the bounds.
 
 use strict;
 use warnings;
@@ -158,6 +160,18 @@ is($s->query_safe("SELECT job_id FROM jobs.consume_topic('d.zero', 1)"),
 	$zeros[0], 'after its rollback a topic claim starts the cursor again');
 is(claim($s, 1), "$seven:7", 'and the next claim takes the job of priority 7 first');
 is(claim($s, 2), "$zeros[1]:0,$zeros[2]:0", 'then the rest');
+
+# a claim sees the jobs its own transaction made pending, outside the
+# bounds its commit has yet to widen
+my @e = map { $node->safe_psql('postgres', "SELECT jobs.publish('e.zero', NULL, i_priority => 0)") }
+  1 .. 3;
+sleep(1);
+is(claim($s, 1), "$e[0]:0", 'the periodic check: the bounds are priority 0');
+$s->query_safe('BEGIN');
+my $nine = $s->query_safe("SELECT jobs.publish('e.nine', NULL, i_priority => 9)");
+is(claim($s, 1), "$nine:9", 'a claim takes the job of priority 9 its transaction published');
+$s->query_safe('COMMIT');
+is(claim($s, 2), "$e[1]:0,$e[2]:0", 'then the rest');
 
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs.job_queue WHERE status = 'pending'"),
 	'0', 'nothing is left pending');
