@@ -131,8 +131,10 @@
  *	  No pending job whose priority lies outside [lo, hi] exists, visible,
  *	  but for one made pending by a transaction that has yet to widen them.
  *
- * A claim reads no priority outside them, and when only one range is left
- * it runs a plan of that one range (catalog.c).  Every lowering of a
+ * A claim reads no priority outside them (widened by the jobs its own
+ * transaction made pending, which it sees before the commit widens them),
+ * and when only one range is left it runs a plan of that one range
+ * (catalog.c).  Every lowering of a
  * cursor to a job made pending (not the periodic check's) widens the
  * bounds to its priority, after the commit, before waiting consumers are
  * woken; the bounds are never narrower than the priorities of the jobs
