@@ -276,12 +276,13 @@ release_snapshot() {
     expect "held snapshot: the session still held its snapshot at the end" "$still" 1
 }
 
-CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1 PROD_SCRIPT=publish.sql
+CONS_SCRIPT=drain.sql CONS_DEFINES="" CONS_HELD=0 CONS_BATCH=1 PROD_SCRIPT=publish.sql PROD_BATCH=1
 
 # ---------------------------------------------------------------------------
 # Workloads 4 and 8: two pgbench processes at once, HALF producers
-# (PROD_SCRIPT, publish.sql) and HALF consumers (drain.sql), with per-interval
-# aggregate logs, while the sampler records the counters.
+# (PROD_SCRIPT, publish.sql; PROD_BATCH jobs a run) and HALF consumers
+# (drain.sql), with per-interval aggregate logs, while the sampler records
+# the counters.
 
 # steady TAG LENGTH BACKLOG runs the steady state for LENGTH seconds from
 # the queue as it is, BACKLOG pending jobs (the caller resets and fills
@@ -338,7 +339,7 @@ steady() {
     retried=$(sql "SELECT count(*) FROM jobs.job WHERE attempts <> 1")
     running=$(sql "SELECT count(*) FROM jobs.job_queue WHERE status = 'running'")
     echo "  $tag: $pub_x published, $succeeded completed, $queued still queued" >&2
-    expect "$tag: jobs (queued + finished)" "$((queued + succeeded + other))" "$((pub_x + backlog))"
+    expect "$tag: jobs (queued + finished)" "$((queued + succeeded + other))" "$((pub_x * PROD_BATCH + backlog))"
     expect "$tag: failed jobs" "$other" 0
     expect "$tag: jobs acked after more than one attempt" "$retried" 0
     expect "$tag: jobs left running" "$running" "$((CONS_HELD * HALF))"
@@ -346,7 +347,7 @@ steady() {
         die "sanity check failed: $tag: $succeeded completed from $cons_x consumer runs"
     EMPTY=0
     [ "$CONS_BATCH" = 1 ] && EMPTY=$((cons_x - succeeded - CONS_HELD * HALF))
-    PUB_RATE=$(calc "$pub_tps")
+    PUB_RATE=$(calc "$pub_tps * $PROD_BATCH")
     DONE_RATE=$(calc "$cons_tps * $succeeded / $cons_x")
 
     # per interval: pgbench's aggregate logs give the exact script runs and
@@ -358,13 +359,13 @@ steady() {
                 <(head -n "$n" "$WORK/$tag".cons.[0-9]* | awk '{ print $2, $3 }') \
                 <(head -n "$((n + 1))" "$WORK/$tag.samples" | tail -n "$n") \
                 <(head -n "$n" "$WORK/$tag.samples") |
-        awk -v iv="$INTERVAL" -v v0="$(awk 'NR == 1 { print $9 }' "$WORK/$tag.samples")" '
+        awk -v iv="$INTERVAL" -v pb="$PROD_BATCH" -v v0="$(awk 'NR == 1 { print $9 }' "$WORK/$tag.samples")" '
             NF == 33 {
                 # $1 published runs, $2 consumer runs, $3 their latency sum (us),
                 # $4.. the sample at the interval end, $19.. at its start
                 done = $6 - $21
                 printf "%6d | %11.0f | %11.0f | %10.2f | %10d | %10d | %8d | %8.1f | %9.1f | %10s | %7d | %8d\n",
-                    NR * iv, $1 / iv, done / ($4 - $19), ($2 > 0 ? $3 / $2 / 1000 : 0),
+                    NR * iv, $1 * pb / iv, done / ($4 - $19), ($2 > 0 ? $3 / $2 / 1000 : 0),
                     $7, $8, $9, $10 / 1048576, $11 / 1048576,
                     (done > 0 ? sprintf("%.1f", ($13 - $28) / done) : "-"), $12 - v0, $14
             }' >"$WORK/$tag.intervals"
@@ -499,6 +500,17 @@ steady batch "$STEADY" "$BACKLOG"
 CONS_SCRIPT=drain.sql CONS_BATCH=1
 S4D_PUB=$PUB_RATE S4D_DONE=$DONE_RATE S4D_FIRST=$FIRST S4D_LAST=$LAST
 ceiling
+# the same batch consumers with producers that publish 10 jobs a
+# transaction (one publish_bulk): what the consumers complete when one-job
+# producers no longer bound the workload
+G4F=$((${#CEILINGS[@]} - 1))
+reset
+prefill "$BACKLOG"
+PROD_SCRIPT=publish_bulk10.sql PROD_BATCH=10 CONS_SCRIPT=drain_batch.sql CONS_BATCH=50
+steady batchprod "$STEADY" "$BACKLOG"
+PROD_SCRIPT=publish.sql PROD_BATCH=1 CONS_SCRIPT=drain.sql CONS_BATCH=1
+S4F_PUB=$PUB_RATE S4F_DONE=$DONE_RATE S4F_FIRST=$FIRST S4F_LAST=$LAST
+ceiling
 # what bounds the workload on this machine, measured alike: HALF clients of
 # the ceiling's INSERT alone (the most HALF one-job producers could
 # publish), then a hand-written SKIP LOCKED queue with HALF producers and
@@ -518,7 +530,9 @@ ceiling
     echo "   then $STEADY s from the backlog again with consumers acking each job in the statement that"
     echo "   claims the next (jobs.ack_and_consume(1), 1 transaction per job); then $STEADY s from"
     echo "   the backlog with consumers claiming up to 50 jobs and acking them with one ack_batch"
-    echo "   (consume(50) + ack_batch, 2 transactions per batch).  Bounds, measured alike: $HALF clients"
+    echo "   (consume(50) + ack_batch, 2 transactions per batch); then the same batch consumers for $STEADY s"
+    echo "   from the backlog with producers publishing 10 jobs a transaction (one publish_bulk of 10)."
+    echo "   Bounds, measured alike: $HALF clients"
     echo "   of the ceiling's INSERT alone, and a hand-written SKIP LOCKED queue (bench_queue: $HALF"
     echo "   clients INSERT a row each transaction, $HALF DELETE the oldest row each transaction) for $COLD s"
     echo "   from a backlog of $BACKLOG rows"
@@ -526,6 +540,7 @@ ceiling
     ceiling_note "$G4B" | sed 's/this group/the empty-queue run/'
     ceiling_note "$G4C" | sed 's/this group/the ack_and_consume run/'
     ceiling_note "$G4D" | sed 's/this group/the batch run/'
+    ceiling_note "$G4F" | sed 's/this group/the run with producers of 10/'
     ceiling_note "$G4E" | sed 's/this group/the bounds below/'
     echo
     fmt="%-34s | %7s | %9s | %-6s | %14s | %s\n"
@@ -562,6 +577,14 @@ ceiling
     # shellcheck disable=SC2059
     printf "$fmt" "batch, last/first ${WINDOW} s" "" "" "" \
         "$(printf '%.2f' "$(calc "$S4D_LAST / $S4D_FIRST")")" "-"
+    r=$(ratio_to "$G4F" "$S4F_DONE")
+    # shellcheck disable=SC2059
+    printf "$fmt" "producers of 10, batch: completed" "$HALF+$HALF" "$(printf '%.0f' "$S4F_DONE")" "jobs/s" "$r" ">= 0.5 $(verdict "$r" 0.5)"
+    # shellcheck disable=SC2059
+    printf "$fmt" "producers of 10, batch: published" "$HALF" "$(printf '%.0f' "$S4F_PUB")" "jobs/s" "$(ratio_to "$G4F" "$S4F_PUB")" "-"
+    # shellcheck disable=SC2059
+    printf "$fmt" "producers of 10, last/first ${WINDOW} s" "" "" "" \
+        "$(printf '%.2f' "$(calc "$S4F_LAST / $S4F_FIRST")")" "-"
     # shellcheck disable=SC2059
     printf "$fmt" "bound: INSERT alone, $HALF clients" "$HALF" "$(printf '%.0f' "$S4E_INSERT")" "rows/s" "$(ratio_to "$G4E" "$S4E_INSERT")" "(the most $HALF one-job producers publish)"
     # shellcheck disable=SC2059
@@ -582,7 +605,10 @@ ceiling
     echo
     echo "from the backlog with consume(50) + ack_batch, every $INTERVAL s (claim+ack: per batch):"
     print_intervals batch
-    { noisy "$G4" || noisy "$G4B" || noisy "$G4C" || noisy "$G4D" || noisy "$G4E"; } && echo "$NOISE_NOTE"
+    echo
+    echo "the same with producers of 10 jobs a transaction, every $INTERVAL s (claim+ack: per batch):"
+    print_intervals batchprod
+    { noisy "$G4" || noisy "$G4B" || noisy "$G4C" || noisy "$G4D" || noisy "$G4E" || noisy "$G4F"; } && echo "$NOISE_NOTE"
 } | emit
 
 # ---------------------------------------------------------------------------
