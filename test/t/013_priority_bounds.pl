@@ -8,15 +8,17 @@
 #  - with jobs of one priority, a claim runs the one-range plan, and it
 #    reads the claim index;
 #  - a job published at a higher priority widens the bounds at its commit:
-#    the next claim takes it first, through the plan of several ranges;
+#    the next claim takes it first, through the plan of two ranges (the
+#    priorities above from their head, then the cursor);
 #  - once it is claimed, the periodic check narrows the bounds again;
-#  - so does a job published at a lower priority: it is claimed once the
-#    higher ones are gone;
+#  - a job published at a lower priority widens them too (the claim reads
+#    its ranges through the general plan): it is claimed once the higher
+#    ones are gone;
 #  - a job written into jobs.job_queue directly, behind pgjobs' back, at a
 #    priority outside the bounds, is claimed within one periodic check, and
 #    at once after jobs.wake_consumers();
 #  - a claim rolled back leaves its jobs claimable at their priority, also
-#    when its own transaction probed the bounds after it.
+#    when its own transaction probed the bounds after it;
 #  - a claim takes the jobs its own transaction made pending, before its
 #    commit widens the bounds.
 
@@ -68,7 +70,7 @@ sub claim
 }
 
 # the plan of the last claim in the server log since $offset: 'one range',
-# 'ranges', 'head' or undef
+# 'two ranges', 'ranges', 'head' or undef
 sub last_claim_plan
 {
 	my ($offset) = @_;
@@ -80,6 +82,7 @@ sub last_claim_plan
 		$which =
 		    $plan =~ /Function Scan/ ? 'ranges'
 		  : $plan =~ /Index Cond: \(\(priority = \$3\)/ ? 'one range'
+		  : $plan =~ /Index Cond: \(\(priority >= \$3\) AND \(priority <= \$4\)/ ? 'two ranges'
 		  : 'head';
 		$which .= ' on the primary key' if $plan =~ /Index Scan using job_queue_pkey on job_queue\b(?! q)/;
 	}
@@ -96,7 +99,8 @@ is(last_claim_plan($offset), 'one range', 'a claim of one priority runs the one-
 my $high = $node->safe_psql('postgres', "SELECT jobs.publish('b.high', NULL, i_priority => 5)");
 $offset = -s $node->logfile;
 is(claim($s, 2), "$high:5,5:0", 'a job of a higher priority is claimed first');
-is(last_claim_plan($offset), 'ranges', 'with two priorities pending, the claim reads ranges');
+is(last_claim_plan($offset), 'two ranges',
+	'with a priority pending above the cursor, the claim runs the two-range plan');
 
 # the periodic check narrows them again
 sleep(1);
@@ -107,7 +111,9 @@ is(last_claim_plan($offset), 'one range', 'the periodic check narrowed the bound
 
 # a job below: claimed once the higher ones are gone
 my $low = $node->safe_psql('postgres', "SELECT jobs.publish('b.low', NULL, i_priority => -3)");
+$offset = -s $node->logfile;
 is(claim($s, 1), '8:0', 'a job of a lower priority waits');
+is(last_claim_plan($offset), 'ranges', 'with a priority pending below the cursor, the claim reads ranges');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs.consume(192) WHERE priority = 0"),
 	'192', 'the rest of priority 0');
 is(claim($s, 1), "$low:-3", 'then the job of the lower priority');
