@@ -173,21 +173,35 @@
 #define CLAIM_AT_TYPES	INT4OID, TIMESTAMPTZOID, INT8OID
 
 /*
- * The claim from two ranges, the most common shape after one: the
+ * The claim from two ranges, the most common shapes after one: the
  * priorities lo to hi from their head, then priority prio from (sched, id)
- * on (the lowest cursor's, below them).  The same branches as CLAIM_FROM's
- * without the function scan of the arrays, the nested loop over them and
- * the one-time gates: 12 nodes instead of 16.
+ * on (the lowest cursor's, below them: a backlog with jobs arriving
+ * above); or the other way round (a cursor with jobs pending below it: a
+ * drain of mixed priorities).  The same branches as CLAIM_FROM's without
+ * the function scan of the arrays, the nested loop over them and the
+ * one-time gates: 12 nodes instead of 16.
  */
+#define CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
+	CLAIM_RANGE("h", "true", extra_qual, \
+				" AND priority" GE lo " AND priority" LE hi)
+#define CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
+	CLAIM_RANGE("c", "true", extra_qual, \
+				" AND priority" EQ prio \
+				" AND (scheduled_at, job_id)" GE "(" sched ", " id ")")
 #define CLAIM_TWO(extra_qual, lo, hi, prio, sched, id) \
 	CLAIM_UPDATE \
 	"           SELECT s.job_id FROM (" \
-	CLAIM_RANGE("h", "true", extra_qual, \
-				" AND priority" GE lo " AND priority" LE hi) \
+	CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
 	"            UNION ALL " \
-	CLAIM_RANGE("c", "true", extra_qual, \
-				" AND priority" EQ prio \
-				" AND (scheduled_at, job_id)" GE "(" sched ", " id ")") \
+	CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
+	"           ) s LIMIT $2" \
+	CLAIM_RETURNING
+#define CLAIM_TWO_BELOW(extra_qual, lo, hi, prio, sched, id) \
+	CLAIM_UPDATE \
+	"           SELECT s.job_id FROM (" \
+	CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
+	"            UNION ALL " \
+	CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
 	"           ) s LIMIT $2" \
 	CLAIM_RETURNING
 
@@ -397,6 +411,10 @@ typedef enum CatalogPlanId
 	PLAN_CLAIM_TOPIC_TWO,
 	PLAN_CLAIM_BLOCKED_TWO,
 	PLAN_CLAIM_TOPIC_BLOCKED_TWO,
+	PLAN_CLAIM_TWO_BELOW,
+	PLAN_CLAIM_TOPIC_TWO_BELOW,
+	PLAN_CLAIM_BLOCKED_TWO_BELOW,
+	PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -975,6 +993,24 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 	[PLAN_CLAIM_TOPIC_BLOCKED_TWO] = {
 		CLAIM_TWO(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
 				  "$6", "$7", "$8", "$9", "$10"),
+		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+			 CLAIM_TWO_TYPES}
+	},
+	[PLAN_CLAIM_TWO_BELOW] = {
+		CLAIM_TWO_BELOW("", "$3", "$4", "$5", "$6", "$7"),
+		7, {TIMESTAMPTZOID, INT4OID, CLAIM_TWO_TYPES}
+	},
+	[PLAN_CLAIM_TOPIC_TWO_BELOW] = {
+		CLAIM_TWO_BELOW(" AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"),
+		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_TWO_TYPES}
+	},
+	[PLAN_CLAIM_BLOCKED_TWO_BELOW] = {
+		CLAIM_TWO_BELOW(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"),
+		9, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_TWO_TYPES}
+	},
+	[PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW] = {
+		CLAIM_TWO_BELOW(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
+						"$6", "$7", "$8", "$9", "$10"),
 		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
 			 CLAIM_TWO_TYPES}
 	},
@@ -1636,11 +1672,18 @@ typedef struct ClaimRange
 	int64		id;
 } ClaimRange;
 
+/* A CLAIM_TWO plan's CLAIM_TWO_BELOW counterpart is this many plans on. */
+#define TWO_BELOW_OFFSET	(PLAN_CLAIM_TWO_BELOW - PLAN_CLAIM_TWO)
+StaticAssertDecl(PLAN_CLAIM_TOPIC_BLOCKED_TWO + TWO_BELOW_OFFSET ==
+				 PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW,
+				 "the CLAIM_TWO_BELOW plans follow the CLAIM_TWO ones in the same order");
+
 /* Which plan reads a claim's ranges (ClaimRanges). */
 typedef enum ClaimShape
 {
 	CLAIM_SHAPE_ONE,			/* CLAIM_AT */
 	CLAIM_SHAPE_TWO,			/* CLAIM_TWO */
+	CLAIM_SHAPE_TWO_BELOW,		/* CLAIM_TWO_BELOW */
 	CLAIM_SHAPE_RANGES			/* CLAIM_FROM */
 } ClaimShape;
 
@@ -1650,8 +1693,9 @@ typedef enum ClaimShape
  * other priorities, from their head; none outside the priority bounds.  It
  * returns the plan that reads them.  One range of one priority goes to
  * values[0..2] as CLAIM_AT's prio, sched and id; priorities from their
- * head, then a cursor below them, to values[0..4] as CLAIM_TWO's lo, hi,
- * prio, sched and id; anything else to values[0..3] as CLAIM_FROM's arrays
+ * head, then a cursor below them, or a cursor, then priorities below it
+ * from their head, to values[0..4] as CLAIM_TWO's (or CLAIM_TWO_BELOW's)
+ * lo, hi, prio, sched and id; anything else to values[0..3] as CLAIM_FROM's arrays
  * lo, hi, sched and id (sched and id NULL for a range from the head).
  */
 static ClaimShape
@@ -1713,14 +1757,17 @@ ClaimRanges(const ClaimCursor *cc, Datum *values)
 		values[2] = Int64GetDatum(ranges[0].id);
 		return CLAIM_SHAPE_ONE;
 	}
-	if (nranges == 2 && ranges[0].head && !ranges[1].head)
+	if (nranges == 2 && ranges[0].head != ranges[1].head)
 	{
-		values[0] = Int32GetDatum(ranges[0].lo);
-		values[1] = Int32GetDatum(ranges[0].hi);
-		values[2] = Int32GetDatum(ranges[1].lo);
-		values[3] = TimestampTzGetDatum(ranges[1].sched);
-		values[4] = Int64GetDatum(ranges[1].id);
-		return CLAIM_SHAPE_TWO;
+		const ClaimRange *head = ranges[0].head ? &ranges[0] : &ranges[1];
+		const ClaimRange *cursor = ranges[0].head ? &ranges[1] : &ranges[0];
+
+		values[0] = Int32GetDatum(head->lo);
+		values[1] = Int32GetDatum(head->hi);
+		values[2] = Int32GetDatum(cursor->lo);
+		values[3] = TimestampTzGetDatum(cursor->sched);
+		values[4] = Int64GetDatum(cursor->id);
+		return ranges[0].head ? CLAIM_SHAPE_TWO : CLAIM_SHAPE_TWO_BELOW;
 	}
 	lo = palloc(sizeof(Datum) * nranges);
 	hi = palloc(sizeof(Datum) * nranges);
@@ -1832,9 +1879,9 @@ OrderClaimedRows(ClaimKey *keys)
 /*
  * RunClaim runs a claim whose first n parameters are in values (and
  * nulls): from_plan, with the ranges of the claim cursors *cc read by
- * StartClaim appended as its last four, when there are cursors (at_plan
- * or two_plan, with their last three or five, for the shapes ClaimRanges
- * tells); head_plan otherwise.  values and nulls must have room for five
+ * StartClaim appended as its last four, when there are cursors (at_plan,
+ * or two_plan and the plan after it, CLAIM_TWO_BELOW's, with their last
+ * three or five, for the shapes ClaimRanges tells); head_plan otherwise.  values and nulls must have room for five
  * more.  The buffers
  * the claim touched go to ClaimCursorCost, which decides from which cursors
  * the next claims read.  The claimed rows are left in SPI_tuptable in claim
@@ -1859,7 +1906,9 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, CatalogPlanId at_plan
 		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = nulls[n + 4] = ' ';
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
 	ExecutePlan(shape == CLAIM_SHAPE_ONE ? at_plan :
-				shape == CLAIM_SHAPE_TWO ? two_plan : from_plan,
+				shape == CLAIM_SHAPE_TWO ? two_plan :
+				shape == CLAIM_SHAPE_TWO_BELOW ? two_plan + TWO_BELOW_OFFSET :
+				from_plan,
 				values, nulls, SPI_OK_UPDATE_RETURNING);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);

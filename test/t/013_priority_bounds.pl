@@ -12,8 +12,8 @@
 #    priorities above from their head, then the cursor);
 #  - once it is claimed, the periodic check narrows the bounds again;
 #  - a job published at a lower priority widens them too (the claim reads
-#    its ranges through the general plan): it is claimed once the higher
-#    ones are gone;
+#    the cursor, then the priorities below it): it is claimed once the
+#    higher ones are gone;
 #  - a job written into jobs.job_queue directly, behind pgjobs' back, at a
 #    priority outside the bounds, is claimed within one periodic check, and
 #    at once after jobs.wake_consumers();
@@ -70,7 +70,8 @@ sub claim
 }
 
 # the plan of the last claim in the server log since $offset: 'one range',
-# 'two ranges', 'ranges', 'head' or undef
+# 'two ranges' (the head above, then the cursor), 'cursor, then the head
+# below', 'ranges', 'head' or undef
 sub last_claim_plan
 {
 	my ($offset) = @_;
@@ -79,10 +80,12 @@ sub last_claim_plan
 	for my $plan (split /LOG:\s+duration:/, $log)
 	{
 		next unless $plan =~ /Update on job_queue q/;
+		my $head = index($plan, 'Index Cond: ((priority >= $3) AND (priority <= $4)');
+		my $cursor = index($plan, 'Index Cond: ((priority = $5)');
 		$which =
 		    $plan =~ /Function Scan/ ? 'ranges'
 		  : $plan =~ /Index Cond: \(\(priority = \$3\)/ ? 'one range'
-		  : $plan =~ /Index Cond: \(\(priority >= \$3\) AND \(priority <= \$4\)/ ? 'two ranges'
+		  : $head >= 0 && $cursor >= 0 ? ($head < $cursor ? 'two ranges' : 'cursor, then the head below')
 		  : 'head';
 		$which .= ' on the primary key' if $plan =~ /Index Scan using job_queue_pkey on job_queue\b(?! q)/;
 	}
@@ -113,7 +116,8 @@ is(last_claim_plan($offset), 'one range', 'the periodic check narrowed the bound
 my $low = $node->safe_psql('postgres', "SELECT jobs.publish('b.low', NULL, i_priority => -3)");
 $offset = -s $node->logfile;
 is(claim($s, 1), '8:0', 'a job of a lower priority waits');
-is(last_claim_plan($offset), 'ranges', 'with a priority pending below the cursor, the claim reads ranges');
+is(last_claim_plan($offset), 'cursor, then the head below',
+	'with a priority pending below the cursor, the claim runs the two-range plan, cursor first');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs.consume(192) WHERE priority = 0"),
 	'192', 'the rest of priority 0');
 is(claim($s, 1), "$low:-3", 'then the job of the lower priority');
