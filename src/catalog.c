@@ -209,6 +209,30 @@
 #define CLAIM_TWO_TYPES	INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID
 
 /*
+ * The four plans of a two-range claim statement two (CLAIM_TWO or
+ * CLAIM_TWO_BELOW): plain, topic, blocked, and topic and blocked.
+ */
+#define CLAIM_TWO_DEFS(two, plain, topic, blocked, topic_blocked) \
+	[plain] = { \
+		two("", "$3", "$4", "$5", "$6", "$7"), \
+		7, {TIMESTAMPTZOID, INT4OID, CLAIM_TWO_TYPES} \
+	}, \
+	[topic] = { \
+		two(" AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"), \
+		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_TWO_TYPES} \
+	}, \
+	[blocked] = { \
+		two(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"), \
+		9, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_TWO_TYPES} \
+	}, \
+	[topic_blocked] = { \
+		two(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"), \
+			"$6", "$7", "$8", "$9", "$10"), \
+		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, \
+			 CLAIM_TWO_TYPES} \
+	}
+
+/*
  * "priority = param" for the cursor's checks, which read one priority
  * between two keys and stop at "scheduled_at = x AND job_id < y".  Written
  * as an ANY of one element, which nbtree reads as the equality it is, so
@@ -978,42 +1002,10 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"         ORDER BY priority, scheduled_at DESC, job_id DESC LIMIT 1)",
 		1, {INT4OID}
 	},
-	[PLAN_CLAIM_TWO] = {
-		CLAIM_TWO("", "$3", "$4", "$5", "$6", "$7"),
-		7, {TIMESTAMPTZOID, INT4OID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_TWO] = {
-		CLAIM_TWO(" AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"),
-		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_BLOCKED_TWO] = {
-		CLAIM_TWO(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"),
-		9, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_BLOCKED_TWO] = {
-		CLAIM_TWO(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
-				  "$6", "$7", "$8", "$9", "$10"),
-		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-			 CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_TWO_BELOW] = {
-		CLAIM_TWO_BELOW("", "$3", "$4", "$5", "$6", "$7"),
-		7, {TIMESTAMPTZOID, INT4OID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_TWO_BELOW] = {
-		CLAIM_TWO_BELOW(" AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"),
-		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_BLOCKED_TWO_BELOW] = {
-		CLAIM_TWO_BELOW(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"),
-		9, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_TWO_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW] = {
-		CLAIM_TWO_BELOW(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
-						"$6", "$7", "$8", "$9", "$10"),
-		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-			 CLAIM_TWO_TYPES}
-	},
+	CLAIM_TWO_DEFS(CLAIM_TWO, PLAN_CLAIM_TWO, PLAN_CLAIM_TOPIC_TWO,
+				   PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_TOPIC_BLOCKED_TWO),
+	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_TOPIC_TWO_BELOW,
+				   PLAN_CLAIM_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW),
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
