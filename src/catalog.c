@@ -1528,12 +1528,10 @@ StartClaim(ClaimCursor *cc, uint64 sig)
 {
 	if (ClaimCursorRead(cc, sig, true) && (cc->check || cc->probe))
 	{
-		ClaimCursor first = *cc;
-
-		if (first.check)
-			CheckClaimCursor(&first);
-		if (first.probe)
-			ProbeClaimBounds(&first);
+		if (cc->check)
+			CheckClaimCursor(cc);
+		if (cc->probe)
+			ProbeClaimBounds(cc);
 		(void) ClaimCursorRead(cc, sig, false);
 	}
 	NotePendingLocked();
@@ -1664,31 +1662,47 @@ typedef struct ClaimRange
 	int64		id;
 } ClaimRange;
 
-/* A CLAIM_TWO plan's CLAIM_TWO_BELOW counterpart is this many plans on. */
-#define TWO_BELOW_OFFSET	(PLAN_CLAIM_TWO_BELOW - PLAN_CLAIM_TWO)
-StaticAssertDecl(PLAN_CLAIM_TOPIC_BLOCKED_TWO + TWO_BELOW_OFFSET ==
-				 PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW,
-				 "the CLAIM_TWO_BELOW plans follow the CLAIM_TWO ones in the same order");
-
 /* Which plan reads a claim's ranges (ClaimRanges). */
 typedef enum ClaimShape
 {
 	CLAIM_SHAPE_ONE,			/* CLAIM_AT */
 	CLAIM_SHAPE_TWO,			/* CLAIM_TWO */
 	CLAIM_SHAPE_TWO_BELOW,		/* CLAIM_TWO_BELOW */
-	CLAIM_SHAPE_RANGES			/* CLAIM_FROM */
+	CLAIM_SHAPE_RANGES,			/* CLAIM_FROM */
+	CLAIM_SHAPE_HEAD			/* CLAIM: no cursor */
 } ClaimShape;
+
+/* The plans of one kind of claim, one per shape. */
+typedef CatalogPlanId ClaimPlans[CLAIM_SHAPE_HEAD + 1];
+
+static const ClaimPlans claim_plans = {
+	PLAN_CLAIM_AT, PLAN_CLAIM_TWO, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_FROM, PLAN_CLAIM
+};
+static const ClaimPlans claim_topic_plans = {
+	PLAN_CLAIM_TOPIC_AT, PLAN_CLAIM_TOPIC_TWO, PLAN_CLAIM_TOPIC_TWO_BELOW,
+	PLAN_CLAIM_TOPIC_FROM, PLAN_CLAIM_TOPIC
+};
+static const ClaimPlans claim_blocked_plans = {
+	PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_BLOCKED_TWO_BELOW,
+	PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_BLOCKED
+};
+static const ClaimPlans claim_topic_blocked_plans = {
+	PLAN_CLAIM_TOPIC_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_TWO,
+	PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_FROM,
+	PLAN_CLAIM_TOPIC_BLOCKED
+};
 
 /*
  * ClaimRanges sets values to the ranges a claim that read *cc reads, for
  * the cursors it reads from, and between and around their priorities the
  * other priorities, from their head; none outside the priority bounds.  It
- * returns the plan that reads them.  One range of one priority goes to
- * values[0..2] as CLAIM_AT's prio, sched and id; priorities from their
- * head, then a cursor below them, or a cursor, then priorities below it
- * from their head, to values[0..4] as CLAIM_TWO's (or CLAIM_TWO_BELOW's)
- * lo, hi, prio, sched and id; anything else to values[0..3] as CLAIM_FROM's arrays
- * lo, hi, sched and id (sched and id NULL for a range from the head).
+ * returns the shape of the plan that reads them.  One range of one
+ * priority goes to values[0..2] as CLAIM_AT's prio, sched and id;
+ * priorities from their head, then a cursor below them, or a cursor, then
+ * priorities below it from their head, to values[0..4] as CLAIM_TWO's (or
+ * CLAIM_TWO_BELOW's) lo, hi, prio, sched and id; anything else to
+ * values[0..3] as CLAIM_FROM's arrays lo, hi, sched and id (sched and id
+ * NULL for a range from the head).
  */
 static ClaimShape
 ClaimRanges(const ClaimCursor *cc, Datum *values)
@@ -1869,20 +1883,18 @@ OrderClaimedRows(ClaimKey *keys)
 }
 
 /*
- * RunClaim runs a claim whose first n parameters are in values (and
- * nulls): from_plan, with the ranges of the claim cursors *cc read by
- * StartClaim appended as its last four, when there are cursors (at_plan,
- * or two_plan and the plan after it, CLAIM_TWO_BELOW's, with their last
- * three or five, for the shapes ClaimRanges tells); head_plan otherwise.  values and nulls must have room for five
- * more.  The buffers
+ * RunClaim runs a claim of one kind (plans) whose first n parameters are in
+ * values (and nulls): when there are claim cursors, the plan of the shape
+ * ClaimRanges tells, with the ranges of the cursors *cc read by StartClaim
+ * appended as its last parameters (three to five); the head plan
+ * otherwise.  values and nulls must have room for five more.  The buffers
  * the claim touched go to ClaimCursorCost, which decides from which cursors
  * the next claims read.  The claimed rows are left in SPI_tuptable in claim
  * order, and the claimed keys in keys (OrderClaimedRows), whose number it
  * returns.  Call with SPI connected.
  */
 static int
-RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, CatalogPlanId at_plan,
-		 CatalogPlanId two_plan, Datum *values, char *nulls, int n,
+RunClaim(const ClaimPlans plans, Datum *values, char *nulls, int n,
 		 ClaimCursor *cc, uint64 sig, ClaimKey *keys)
 {
 	int64		pages;
@@ -1890,18 +1902,14 @@ RunClaim(CatalogPlanId head_plan, CatalogPlanId from_plan, CatalogPlanId at_plan
 
 	if (!StartClaim(cc, sig))
 	{
-		ExecutePlan(head_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
+		ExecutePlan(plans[CLAIM_SHAPE_HEAD], values, nulls, SPI_OK_UPDATE_RETURNING);
 		return OrderClaimedRows(keys);
 	}
 	shape = ClaimRanges(cc, &values[n]);
 	if (nulls != NULL)
 		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = nulls[n + 4] = ' ';
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
-	ExecutePlan(shape == CLAIM_SHAPE_ONE ? at_plan :
-				shape == CLAIM_SHAPE_TWO ? two_plan :
-				shape == CLAIM_SHAPE_TWO_BELOW ? two_plan + TWO_BELOW_OFFSET :
-				from_plan,
-				values, nulls, SPI_OK_UPDATE_RETURNING);
+	ExecutePlan(plans[shape], values, nulls, SPI_OK_UPDATE_RETURNING);
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
 	return OrderClaimedRows(keys);
@@ -2037,10 +2045,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		values[n++] = PointerGetDatum(like_pattern);
 
 	ConnectSPI();
-	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC : PLAN_CLAIM,
-					 like_pattern ? PLAN_CLAIM_TOPIC_FROM : PLAN_CLAIM_FROM,
-					 like_pattern ? PLAN_CLAIM_TOPIC_AT : PLAN_CLAIM_AT,
-					 like_pattern ? PLAN_CLAIM_TOPIC_TWO : PLAN_CLAIM_TWO,
+	nkeys = RunClaim(like_pattern ? claim_topic_plans : claim_plans,
 					 values, NULL, n, &cc,
 					 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true),
 					 keys);
@@ -2877,10 +2882,7 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	nulls[n++] = allowed_isnull ? 'n' : ' ';
 
 	ConnectSPI();
-	nkeys = RunClaim(like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED : PLAN_CLAIM_BLOCKED,
-					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_FROM : PLAN_CLAIM_BLOCKED_FROM,
-					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_AT : PLAN_CLAIM_BLOCKED_AT,
-					 like_pattern ? PLAN_CLAIM_TOPIC_BLOCKED_TWO : PLAN_CLAIM_BLOCKED_TWO,
+	nkeys = RunClaim(like_pattern ? claim_topic_blocked_plans : claim_blocked_plans,
 					 values, nulls, n, &cc,
 					 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull),
 					 keys);

@@ -436,7 +436,9 @@ NextRingEntry(CursorSlot *slot)
  * the slot's ring, for the claims that read the cursors before it, and
  * applies it.  A key lowers the cursor of its priority; a priority without
  * one is read from its head anyway.  A key of a job made pending (readied)
- * widens the priority bounds to its priority.  Call with the mutex held.
+ * widens the priority bounds to its priority; a reset for jobs made
+ * pending unseen (readied) makes them unknown too.  Call with the mutex
+ * held.
  */
 static void
 RecordLowering(CursorSlot *slot, const ClaimKey *key, bool readied, TimestampTz now)
@@ -452,6 +454,12 @@ RecordLowering(CursorSlot *slot, const ClaimKey *key, bool readied, TimestampTz 
 		slot->ncursors = 0;
 		slot->nfilters = 0;
 		slot->checked_at = now;
+		if (readied)
+		{
+			slot->bounded = false;
+			slot->bounds_seq++;
+			slot->probed_at = 0;
+		}
 	}
 	else
 	{
@@ -765,7 +773,8 @@ ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed)
  * ClaimCursorLower lowers this database's cursor to key at once, or resets
  * it when key is NULL; readied says that key is a job's made pending, which
  * widens the priority bounds to its priority (not a periodic check's, whose
- * probe finds what is pending).  Call it only once what made jobs
+ * probe finds what is pending), or, with no key, that jobs may have been
+ * made pending where the bounds do not reach, which resets them too.  Call it only once what made jobs
  * claimable is visible to others.
  */
 void
@@ -840,28 +849,6 @@ ClaimBoundsProbed(const ClaimCursor *cc, int32 lo, int32 hi)
 }
 
 /*
- * ClaimBoundsReset makes this database's priority bounds unknown: every
- * claim reads every priority until a probe finds them again.
- */
-static void
-ClaimBoundsReset(void)
-{
-	CursorSlot *slot;
-
-	if (cursor_state == NULL)
-		return;
-	SpinLockAcquire(&cursor_state->mutex);
-	slot = FindSlot(false, 0);
-	if (slot != NULL)
-	{
-		slot->bounded = false;
-		slot->bounds_seq++;
-		slot->probed_at = 0;
-	}
-	SpinLockRelease(&cursor_state->mutex);
-}
-
-/*
  * NoteClaimKeyReadied records that the current transaction made a job with
  * claim key (priority, scheduled_at, job_id) pending: its commit lowers the
  * cursor to the lowest such key of each priority and widens the priority
@@ -916,8 +903,7 @@ NotePendingLocked(void)
 void
 ResetClaimCursor(void)
 {
-	ClaimCursorLower(NULL, false);
-	ClaimBoundsReset();
+	ClaimCursorLower(NULL, true);
 	ExpiryFloorLower(NULL);
 	xact_reset_at_commit = true;
 }
@@ -942,8 +928,7 @@ ClaimCursorXactEnd(XactEvent event)
 	{
 		if (xact_reset_at_commit)
 		{
-			ClaimCursorLower(NULL, false);
-			ClaimBoundsReset();
+			ClaimCursorLower(NULL, true);
 			ExpiryFloorLower(NULL);
 		}
 		else
@@ -956,10 +941,9 @@ ClaimCursorXactEnd(XactEvent event)
 	}
 	else
 	{
+		/* a probe since it locked them saw them running: the bounds go too */
 		if (event == XACT_EVENT_ABORT && xact_pending_locked)
-			ClaimCursorLower(NULL, false);
-		if (event == XACT_EVENT_ABORT && xact_probed_locked)
-			ClaimBoundsReset();
+			ClaimCursorLower(NULL, xact_probed_locked);
 		/* the jobs it expired may be running again, below the floor */
 		if (xact_expiry_level > 0)
 			ExpiryFloorLower(NULL);
@@ -985,9 +969,7 @@ ClaimCursorSubXactAbort(void)
 	int			level = GetCurrentTransactionNestLevel();
 
 	if (xact_pending_locked)
-		ClaimCursorLower(NULL, false);
-	if (xact_probed_locked)
-		ClaimBoundsReset();
+		ClaimCursorLower(NULL, xact_probed_locked);
 	if (xact_expiry_level >= level)
 	{
 		ExpiryFloorLower(NULL);
