@@ -13,20 +13,28 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "access/htup_details.h"
-#include "common/hashfn.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/instrument.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "compat.h"
 #include "pgjobs.h"
@@ -1432,6 +1440,341 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 	if (processed != (uint64) ntasks || receiver.rows != processed)
 		ReportSkippedInsert(ntasks, processed);
 	FinishSPI();
+}
+
+/*
+ * Direct insertion.  A publish_bulk of many jobs writes them the way COPY
+ * does, not through its INSERT statement: heap_multi_insert puts all the
+ * jobs that fit on a heap page in one WAL record under one buffer lock,
+ * where the INSERT takes a record, a lock and a pass through the
+ * executor's projection and ModifyTable for every row; then each job goes
+ * into the indexes as the INSERT would add it.
+ *
+ * It applies only when an INSERT into jobs.job_queue would do nothing more
+ * than that: a plain table with no trigger (foreign keys included), no
+ * rule, no row security, no CHECK constraint and no generated column,
+ * whose column defaults are constant or stable apart from nextval, whose
+ * columns publish_bulk writes have the types it writes, and which the
+ * current role may insert into, outside a read-only transaction.  In every
+ * other case, and for arrays of fewer than DIRECT_INSERT_MIN jobs (the
+ * set-up below costs more than the INSERT's kept plan saves), publish_bulk
+ * runs the INSERT and gets whatever it does.
+ */
+#define DIRECT_INSERT_MIN	16
+#define DIRECT_INSERT_CHUNK	256
+
+/* The columns publish_bulk writes, as attribute numbers of jobs.job_queue. */
+typedef struct DirectColumns
+{
+	AttrNumber	job_id;
+	AttrNumber	task;
+	AttrNumber	body;
+	AttrNumber	scheduled_at;
+	AttrNumber	timeout;
+	AttrNumber	priority;
+	AttrNumber	max_retries;
+	AttrNumber	published_by;	/* InvalidAttrNumber before 1.1 */
+} DirectColumns;
+
+/*
+ * DirectColumn returns the attribute number of rel's column name if its
+ * type is typid (with no type modifier, unless any_typmod), or
+ * InvalidAttrNumber.
+ */
+static AttrNumber
+DirectColumn(Relation rel, const char *name, Oid typid, bool any_typmod)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (att->atttypid != typid || (!any_typmod && att->atttypmod >= 0))
+			return InvalidAttrNumber;
+		return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * DirectInsertAllowed says whether the jobs may go into rel directly (see
+ * above), and finds the columns publish_bulk writes.
+ */
+static bool
+DirectInsertAllowed(Relation rel, bool job_control, DirectColumns *cols)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+
+	if (XactReadOnly || IsInParallelMode())
+		return false;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		rel->rd_rules != NULL || rel->rd_rel->relrowsecurity)
+		return false;
+	if (constr != NULL && (constr->num_check > 0 || constr->has_generated_stored))
+		return false;
+	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		return false;
+
+	cols->job_id = DirectColumn(rel, "job_id", INT8OID, false);
+	cols->task = DirectColumn(rel, "task", VARCHAROID, false);
+	cols->body = DirectColumn(rel, "body", JSONBOID, false);
+	cols->scheduled_at = DirectColumn(rel, "scheduled_at", TIMESTAMPTZOID, false);
+	cols->timeout = DirectColumn(rel, "timeout", NUMERICOID, true);
+	cols->priority = DirectColumn(rel, "priority", INT4OID, false);
+	cols->max_retries = DirectColumn(rel, "max_retries", INT4OID, false);
+	cols->published_by = job_control ?
+		DirectColumn(rel, "published_by", TEXTOID, false) : InvalidAttrNumber;
+	return cols->job_id != InvalidAttrNumber && cols->task != InvalidAttrNumber &&
+		cols->body != InvalidAttrNumber && cols->scheduled_at != InvalidAttrNumber &&
+		cols->timeout != InvalidAttrNumber && cols->priority != InvalidAttrNumber &&
+		cols->max_retries != InvalidAttrNumber &&
+		(!job_control || cols->published_by != InvalidAttrNumber);
+}
+
+/*
+ * DirectDefaults prepares the value of every column of rel that
+ * publish_bulk does not write: its default, evaluated once into
+ * values/nulls if it is constant or stable, or kept in exprs (one entry per
+ * column, NULL where there is none) to run for every job if it calls
+ * nextval.  Returns false if a default calls any other volatile function,
+ * which the INSERT would run for each row in its own order.
+ */
+static bool
+DirectDefaults(Relation rel, const DirectColumns *cols, EState *estate,
+			   Datum *values, bool *nulls, ExprState **exprs)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		AttrNumber	attnum = att->attnum;
+		Node	   *def;
+		ExprState  *state;
+
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		exprs[i] = NULL;
+		if (att->attisdropped || attnum == cols->task || attnum == cols->body ||
+			attnum == cols->scheduled_at || attnum == cols->timeout ||
+			attnum == cols->priority || attnum == cols->max_retries ||
+			attnum == cols->published_by)
+			continue;
+		def = build_column_default(rel, attnum);
+		if (def == NULL)
+			continue;
+		if (contain_volatile_functions_not_nextval(def))
+			return false;
+		state = ExecPrepareExpr((Expr *) def, estate);
+		if (contain_volatile_functions(def))
+			exprs[i] = state;
+		else
+		{
+			/* in the EState's memory, which outlives every job */
+			values[i] = ExecEvalExpr(state, econtext, &nulls[i]);
+			if (!nulls[i])
+				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+		}
+	}
+	return true;
+}
+
+/*
+ * CatalogInsertJobsDirect queues the ntasks jobs of specs (publish_bulk's
+ * checked elements; their scheduled_at is a timestamp) directly, as the
+ * INSERT of CatalogInsertJobs would, and appends the new ids, in input
+ * order, to out; if tasks is not NULL, it sends a "queued" event for each
+ * job.  Returns false, having written nothing, if the jobs must go through
+ * the INSERT instead (see above).
+ */
+bool
+CatalogInsertJobsDirect(const JobSpec *specs, int ntasks, Tuplestorestate *out,
+						TupleDesc out_desc, char **tasks)
+{
+	bool		job_control;
+	Oid			nsp;
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	DirectColumns cols;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	ExprContext *econtext;
+	MemoryContext oldcxt;
+	Datum	   *fixed_values;
+	bool	   *fixed_nulls;
+	ExprState **exprs;
+	TupleDesc	slot_desc;
+	TupleTableSlot **slots;
+	int64	   *ids;
+	TimestampTz *keys;
+	Datum		default_timeout;
+	int32		timeout_typmod;
+	Datum		caller = (Datum) 0;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	CommandId	cid;
+	int			nslots;
+	int			base;
+	int			i;
+
+	if (ntasks < DIRECT_INSERT_MIN)
+		return false;
+	if (out_desc->natts != 1 || TupleDescAttr(out_desc, 0)->atttypid != INT8OID)
+		elog(ERROR, "pgjobs: publish_bulk must return bigint");
+	job_control = CatalogHasJobControl();
+	nsp = get_namespace_oid("jobs", true);
+	relid = OidIsValid(nsp) ? get_relname_relid("job_queue", nsp) : InvalidOid;
+	if (!OidIsValid(relid))
+		return false;
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (!DirectInsertAllowed(rel, job_control, &cols))
+	{
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+	desc = RelationGetDescr(rel);
+
+	estate = CreateExecutorState();
+	oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
+	econtext = GetPerTupleExprContext(estate);
+	fixed_values = palloc(sizeof(Datum) * desc->natts);
+	fixed_nulls = palloc(sizeof(bool) * desc->natts);
+	exprs = palloc(sizeof(ExprState *) * desc->natts);
+	if (!DirectDefaults(rel, &cols, estate, fixed_values, fixed_nulls, exprs))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FreeExecutorState(estate);
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+	timeout_typmod = TupleDescAttr(desc, cols.timeout - 1)->atttypmod;
+	default_timeout = DirectFunctionCall3(numeric_in,
+										  CStringGetDatum(PGJOBS_DEFAULT_TIMEOUT),
+										  ObjectIdGetDatum(InvalidOid),
+										  Int32GetDatum(timeout_typmod));
+	if (job_control)
+		caller = CallerName();
+
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	/*
+	 * The slots share a copy of the descriptor: slots of the relation's
+	 * own, reference-counted descriptor would each be remembered by the
+	 * resource owner, and forgetting them cost more than the inserts.
+	 */
+	nslots = Min(ntasks, DIRECT_INSERT_CHUNK);
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	slot_desc = CreateTupleDescCopy(desc);
+	for (i = 0; i < nslots; i++)
+		slots[i] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
+	ids = palloc(sizeof(int64) * nslots);
+	keys = palloc(sizeof(TimestampTz) * nslots);
+	cid = GetCurrentCommandId(true);
+
+	for (base = 0; base < ntasks; base += nslots)
+	{
+		int			n = Min(nslots, ntasks - base);
+
+		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(econtext);
+		for (i = 0; i < n; i++)
+		{
+			const JobSpec *spec = &specs[base + i];
+			TupleTableSlot *slot = slots[i];
+			Datum	   *values = slot->tts_values;
+			bool	   *nulls = slot->tts_isnull;
+			int			a;
+
+			ExecClearTuple(slot);
+			memcpy(values, fixed_values, sizeof(Datum) * desc->natts);
+			memcpy(nulls, fixed_nulls, sizeof(bool) * desc->natts);
+			for (a = 0; a < desc->natts; a++)
+			{
+				if (exprs[a] != NULL)
+					values[a] = ExecEvalExprSwitchContext(exprs[a], econtext, &nulls[a]);
+			}
+
+			values[cols.task - 1] = PointerGetDatum(spec->task);
+			nulls[cols.task - 1] = spec->task == NULL;
+			values[cols.body - 1] = spec->body;
+			nulls[cols.body - 1] = spec->body_isnull;
+			nulls[cols.scheduled_at - 1] = false;
+			if (spec->scheduled_at_isnull)
+				values[cols.scheduled_at - 1] = TimestampTzGetDatum(now);
+			else
+				values[cols.scheduled_at - 1] =
+					DirectFunctionCall1(timestamp_timestamptz, spec->scheduled_at);
+			nulls[cols.timeout - 1] = false;
+			if (spec->timeout_isnull)
+				values[cols.timeout - 1] = default_timeout;
+			else if (timeout_typmod >= 0)
+				values[cols.timeout - 1] =
+					DirectFunctionCall2(numeric, spec->timeout, Int32GetDatum(timeout_typmod));
+			else
+				values[cols.timeout - 1] = spec->timeout;
+			nulls[cols.priority - 1] = false;
+			values[cols.priority - 1] = Int32GetDatum(spec->priority_isnull ? 0 : spec->priority);
+			nulls[cols.max_retries - 1] = false;
+			values[cols.max_retries - 1] =
+				Int32GetDatum(spec->max_retries_isnull ? 3 : spec->max_retries);
+			if (job_control)
+			{
+				values[cols.published_by - 1] = caller;
+				nulls[cols.published_by - 1] = false;
+			}
+
+			for (a = 0; a < desc->natts; a++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, a);
+
+				if (nulls[a] && att->attnotnull)
+					ereport(ERROR,
+							(errcode(ERRCODE_NOT_NULL_VIOLATION),
+							 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+									NameStr(att->attname), RelationGetRelationName(rel)),
+							 errtablecol(rel, a + 1)));
+			}
+			ids[i] = DatumGetInt64(values[cols.job_id - 1]);
+			keys[i] = DatumGetTimestampTz(values[cols.scheduled_at - 1]);
+			ExecStoreVirtualTuple(slot);
+		}
+
+		/* heap_multi_insert may leak into the current context */
+		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		table_multi_insert(rel, slots, n, cid, 0, NULL);
+		MemoryContextSwitchTo(estate->es_query_cxt);
+
+		for (i = 0; i < n; i++)
+		{
+			const JobSpec *spec = &specs[base + i];
+			Datum		id = Int64GetDatum(ids[i]);
+			bool		id_isnull = false;
+
+			if (rri->ri_NumIndices > 0)
+				list_free(PgjobsInsertIndexTuples(rri, slots[i], estate));
+			tuplestore_putvalues(out, out_desc, &id, &id_isnull);
+			NoteClaimKeyReadied(spec->priority_isnull ? 0 : spec->priority,
+								keys[i], ids[i]);
+			if (tasks != NULL)
+				NotifyJobEvent("queued", ids[i], tasks[base + i]);
+		}
+	}
+
+	for (i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	ExecCloseIndices(rri);
+	MemoryContextSwitchTo(oldcxt);
+	FreeExecutorState(estate);
+	table_close(rel, RowExclusiveLock);
+	return true;
 }
 
 /*

@@ -124,4 +124,22 @@ PgjobsExecutePlanInto(SPIPlanPtr plan, Datum *values, const char *nulls,
 }
 #endif
 
+/*
+ * PgjobsInsertIndexTuples adds slot's tuple, just inserted into the relation
+ * of resultRelInfo, to every index of it that ExecOpenIndices opened.  14
+ * passed the result relation as an argument instead of in the EState, and
+ * 16 added onlySummarizing at the end.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PgjobsInsertIndexTuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#elif PG_VERSION_NUM >= 140000
+#define PgjobsInsertIndexTuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#else
+#define PgjobsInsertIndexTuples(rri, slot, estate) \
+	((estate)->es_result_relation_info = (rri), \
+	 ExecInsertIndexTuples((slot), (estate), false, NULL, NIL))
+#endif
+
 #endif							/* PGJOBS_COMPAT_H */

@@ -135,6 +135,9 @@ extern int64 CatalogInsertJob(const JobSpec *spec);
 extern void CatalogInsertJobs(Datum jobs, Oid array_type,
 							  Tuplestorestate *out, TupleDesc out_desc,
 							  char **tasks, int ntasks);
+extern bool CatalogInsertJobsDirect(const JobSpec *specs, int ntasks,
+									Tuplestorestate *out, TupleDesc out_desc,
+									char **tasks);
 extern uint64 CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 							 Tuplestorestate *out, TupleDesc out_desc);
 extern int64 CatalogExpireJobs(TimestampTz now, int32 limit, TimestampTz from);

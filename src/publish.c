@@ -278,6 +278,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	Tuplestorestate *out;
 	TupleDesc	out_desc;
 	char	  **tasks = NULL;
+	JobSpec    *specs;
 	int			i;
 
 	if (PG_ARGISNULL(0))
@@ -303,6 +304,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	if (NotifyWanted(PGJOBS_NOTIFY_ALL) && nelems > 0)
 		tasks = palloc(sizeof(char *) * nelems);
 	CheckBulkJobType(elem_desc);
+	specs = palloc0(sizeof(JobSpec) * Max(nelems, 1));
 
 	for (i = 0; i < nelems; i++)
 	{
@@ -327,7 +329,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 		memset(&spec, 0, sizeof(spec));
 		d = heap_getattr(&tuple, BULK_TASK, elem_desc, &isnull);
 		spec.task = isnull ? NULL : DatumGetTextPP(d);
-		(void) heap_getattr(&tuple, BULK_BODY, elem_desc, &spec.body_isnull);
+		spec.body = heap_getattr(&tuple, BULK_BODY, elem_desc, &spec.body_isnull);
 		d = heap_getattr(&tuple, BULK_SCHEDULED_AT, elem_desc, &isnull);
 		spec.scheduled_at_isnull = isnull;
 		/* timestamp and timestamptz share a representation; only finiteness is checked */
@@ -338,6 +340,8 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 			spec.timeout = DirectFunctionCall1(int4_numeric, d);
 		d = heap_getattr(&tuple, BULK_PRIORITY, elem_desc, &isnull);
 		spec.priority_isnull = isnull;
+		if (!isnull)
+			spec.priority = DatumGetInt32(d);
 		d = heap_getattr(&tuple, BULK_MAX_RETRIES, elem_desc, &isnull);
 		spec.max_retries_isnull = isnull;
 		if (!isnull)
@@ -347,14 +351,16 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 		CheckPublishAllowed(spec.task, i + 1);
 		if (tasks != NULL)
 			tasks[i] = text_to_cstring(spec.task);
+		specs[i] = spec;
 	}
 	ReleaseTupleDesc(elem_desc);
 
 	out = BeginMaterializedResult(fcinfo, &out_desc);
 	if (nelems > 0)
 	{
-		CatalogInsertJobs(PointerGetDatum(arr), array_type, out, out_desc,
-						  tasks, nelems);
+		if (!CatalogInsertJobsDirect(specs, nelems, out, out_desc, tasks))
+			CatalogInsertJobs(PointerGetDatum(arr), array_type, out, out_desc,
+							  tasks, nelems);
 		NoteJobsReadied();
 	}
 

@@ -69,8 +69,14 @@ foreach my $n (1 .. 5)
 		  . (10 - $n) . ', i_timeout => 3600)');
 }
 
-# Half the committed work is only in WAL after this checkpoint.
+# Half the committed work is only in WAL after this checkpoint, including
+# 300 jobs of one publish_bulk, written directly (MULTI_INSERT records) and
+# scheduled out of the way of the claims below.
 sql('CHECKPOINT');
+sql(q{SELECT count(*) FROM jobs.publish_bulk((
+        SELECT array_agg(ROW('cr.bulk.' || i, jsonb_build_object('i', i), '2100-01-01',
+                             i % 7 + 1, 5, NULL)::jobs.bulk_job ORDER BY i)
+          FROM generate_series(1, 300) i))});
 is(sql(q{SELECT string_agg(job_id::text, ',') FROM jobs.consume(2)}),
 	"$id{1},$id{2}", 'jobs 1 and 2 claimed and committed');
 sql(qq{SELECT jobs.ack($id{1}, '{"done": 1}')});
@@ -85,6 +91,10 @@ my $session = open_session();
 $session->query_safe('BEGIN');
 my $uncommitted = $session->query_safe(
 	q{SELECT jobs.publish('cr.uncommitted', i_priority => -1000)});
+$session->query_safe(
+	q{SELECT count(*) FROM jobs.publish_bulk((
+        SELECT array_agg(ROW('cr.uncommitted.' || i, NULL, NULL, NULL, -1000, NULL)::jobs.bulk_job)
+          FROM generate_series(1, 300) i))});
 is($session->query_safe('SELECT job_id FROM jobs.consume(1)'),
 	$id{3}, 'the open transaction claims job 3');
 $session->query_safe("SELECT jobs.ack($id{2})");
@@ -110,8 +120,12 @@ ok( $node->log_contains(
 		qr/database system was (?:interrupted|not properly shut down)/, $log_offset),
 	'the restart ran crash recovery');
 is(contents(), $committed, 'after the crash: every committed job intact, every column');
-is(sql("SELECT count(*) FROM jobs.all WHERE job_id = $uncommitted OR task = 'cr.uncommitted'"),
-	'0', 'after the crash: the job published by the open transaction does not exist');
+is(sql("SELECT count(*) FROM jobs.all WHERE job_id = $uncommitted OR task LIKE 'cr.uncommitted%'"),
+	'0', 'after the crash: the jobs published by the open transaction do not exist');
+is(sql(q{SELECT count(*) || ':' || bool_and(body->>'i' = i::text AND timeout = i % 7 + 1)
+           FROM jobs.job_queue, LATERAL (SELECT substr(task, 9)::int AS i) e
+          WHERE task LIKE 'cr.bulk.%'}),
+	'300:true', 'after the crash: the 300 jobs of the committed publish_bulk are intact');
 is(states(@id{ 2, 3 }),
 	"$id{2}:running:1 $id{3}:pending:0",
 	'after the crash: the open claim and the open ack never happened');
@@ -140,6 +154,10 @@ $session->query_safe('BEGIN');
 my $killed = $session->query_safe(q{SELECT jobs.publish('cr.killed')});
 $session->query_safe(
 	qq{SELECT jobs.publish_bulk(ARRAY[ROW('cr.killed.bulk', NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job])});
+$session->query_safe(
+	q{SELECT count(*) FROM jobs.publish_bulk((
+        SELECT array_agg(ROW('cr.killed.bulk.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job)
+          FROM generate_series(1, 300) i))});
 $session->query_safe("SELECT jobs.ack($id{5})");
 
 $committed = contents();
@@ -169,7 +187,7 @@ is(sql(q{SELECT string_agg(task, ',') FROM jobs.consume(10)}),
 	'after the backend crash: consume claims the ready jobs in order');
 is( sql(q{SELECT string_agg(status || ':' || n, ' ' ORDER BY status::text)
 	        FROM (SELECT status, count(*) AS n FROM jobs.all GROUP BY status) s}),
-	'pending:1 running:3 succeeded:4',
+	'pending:301 running:3 succeeded:4',
 	'final state: everything accounted for');
 
 $node->stop;

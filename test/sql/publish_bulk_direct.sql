@@ -1,0 +1,166 @@
+-- jobs.publish_bulk of 16 jobs or more writes them as COPY does
+-- (heap_multi_insert, then each index), not through its INSERT statement,
+-- whenever the INSERT would do nothing more; the rows are the same.
+-- pg_walinspect shows which way they went: the direct way writes Heap2
+-- MULTI_INSERT records and no Heap INSERT.
+\set VERBOSITY default
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+TRUNCATE jobs.job_queue, jobs.job;
+
+-- bulk_wal(since) counts the records written to jobs.job_queue's heap
+-- since an LSN; pg_walinspect reads only WAL flushed, so each call follows
+-- a commit
+CREATE FUNCTION bulk_wal(since pg_lsn, OUT multi bigint, OUT single bigint)
+LANGUAGE sql AS $$
+    SELECT count(*) FILTER (WHERE resource_manager = 'Heap2'
+                              AND record_type LIKE 'MULTI_INSERT%'),
+           count(*) FILTER (WHERE resource_manager = 'Heap'
+                              AND record_type LIKE 'INSERT%')
+      FROM pg_get_wal_records_info(since, pg_current_wal_flush_lsn())
+     WHERE block_ref ~ ('rel \d+/\d+/' || pg_relation_filenode('jobs.job_queue') || ' ')
+$$;
+
+-- 40 elements using every field, and leaving each out
+CREATE TEMP TABLE bulk_input AS
+SELECT i, ROW('d.' || i,
+              CASE WHEN i % 3 <> 0 THEN jsonb_build_object('i', i) END,
+              CASE WHEN i % 4 = 0 THEN '2031-05-06 07:08:09.5'::timestamp END,
+              CASE WHEN i % 5 = 0 THEN i END,
+              CASE WHEN i % 6 <> 0 THEN i % 7 - 3 END,
+              CASE WHEN i % 2 = 0 THEN i % 10 END)::jobs.bulk_job AS j
+  FROM generate_series(1, 40) i;
+
+-- a BEFORE INSERT trigger that marks the task makes publish_bulk take the
+-- INSERT
+CREATE FUNCTION mark_task() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.task := 'via_insert.' || NEW.task;
+    RETURN NEW;
+END $$;
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT array_agg(job_id) = array_agg(job_id ORDER BY job_id) AS in_input_order, count(*)
+  FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi > 0 AS multi_insert, single AS heap_inserts FROM bulk_wal(:'lsn');
+CREATE TRIGGER mark_task BEFORE INSERT ON jobs.job_queue
+    FOR EACH ROW EXECUTE FUNCTION mark_task();
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi AS multi_inserts, single AS heap_inserts FROM bulk_wal(:'lsn');
+DROP TRIGGER mark_task ON jobs.job_queue;
+
+-- The same 40 jobs both ways in one transaction (one now()), in a session
+-- time zone that moves the timestamps: every column but the id is the same
+-- (the task without its mark).
+TRUNCATE jobs.job_queue;
+BEGIN;
+SET LOCAL timezone = 'America/New_York';
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+CREATE TRIGGER mark_task BEFORE INSERT ON jobs.job_queue
+    FOR EACH ROW EXECUTE FUNCTION mark_task();
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+DROP TRIGGER mark_task ON jobs.job_queue;
+SELECT count(*) AS differing FROM (
+    (SELECT to_jsonb(q) - 'job_id' FROM jobs.job_queue q WHERE task LIKE 'd.%'
+     EXCEPT ALL
+     SELECT jsonb_set(to_jsonb(q) - 'job_id', '{task}', to_jsonb(substr(task, 12)))
+       FROM jobs.job_queue q WHERE task LIKE 'via_insert.%')
+    UNION ALL
+    (SELECT jsonb_set(to_jsonb(q) - 'job_id', '{task}', to_jsonb(substr(task, 12)))
+       FROM jobs.job_queue q WHERE task LIKE 'via_insert.%'
+     EXCEPT ALL
+     SELECT to_jsonb(q) - 'job_id' FROM jobs.job_queue q WHERE task LIKE 'd.%')) x;
+COMMIT;
+-- what the direct way wrote, read back: each job its element's, in order
+SELECT count(*) AS jobs,
+       bool_and(task = 'd.' || (job_id - first_id + 1)) AS ids_follow_input,
+       bool_and(status = 'pending' AND attempts = 0 AND started_at IS NULL) AS pending,
+       bool_and(published_by = current_user) AS publisher,
+       count(*) FILTER (WHERE scheduled_at = '2031-05-06 07:08:09.5-04') AS scheduled_in_new_york,
+       count(*) FILTER (WHERE timeout = 60.00) AS default_timeout,
+       count(*) FILTER (WHERE priority = 0) AS priority_0,
+       count(*) FILTER (WHERE max_retries = 3) AS default_retries,
+       count(*) FILTER (WHERE body IS NULL) AS no_body
+  FROM jobs.job_queue,
+       LATERAL (SELECT min(job_id) AS first_id FROM jobs.job_queue WHERE task LIKE 'd.%') f
+ WHERE task LIKE 'd.%';
+-- and the claim index has them: consume hands out the highest priority first
+SELECT task, priority FROM jobs.consume(2) ORDER BY job_id;
+
+-- Columns added by hand get their defaults the direct way, evaluated once
+-- (stable) or for each job (nextval); a default that calls any other
+-- volatile function makes publish_bulk take the INSERT, which runs it for
+-- each job.  Dropped again, they stay in the table as dropped columns.
+TRUNCATE jobs.job_queue;
+CREATE SEQUENCE bulk_seq;
+ALTER TABLE jobs.job_queue ADD COLUMN who text DEFAULT current_user,
+                           ADD COLUMN n bigint DEFAULT nextval('bulk_seq');
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi > 0 AS multi_insert, single AS heap_inserts FROM bulk_wal(:'lsn');
+SELECT count(*) FILTER (WHERE who = current_user) AS who,
+       count(DISTINCT n) AS distinct_n
+  FROM jobs.job_queue;
+ALTER TABLE jobs.job_queue ADD COLUMN r float8 DEFAULT random();
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi AS multi_inserts, single AS heap_inserts FROM bulk_wal(:'lsn');
+SELECT count(*) AS jobs, count(DISTINCT r) AS distinct_r FROM jobs.job_queue;
+ALTER TABLE jobs.job_queue DROP COLUMN who, DROP COLUMN n, DROP COLUMN r;
+DROP SEQUENCE bulk_seq;
+TRUNCATE jobs.job_queue;
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi > 0 AS multi_insert, single AS heap_inserts FROM bulk_wal(:'lsn');
+SELECT count(*) AS jobs, bool_and(task LIKE 'd.%' AND status = 'pending') AS intact
+  FROM jobs.job_queue;
+
+-- a NOT NULL column with no default: the error an INSERT gives
+TRUNCATE jobs.job_queue;
+\set VERBOSITY terse
+BEGIN;
+ALTER TABLE jobs.job_queue ADD COLUMN tenant text NOT NULL;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+ROLLBACK;
+
+-- a CHECK constraint: publish_bulk takes the INSERT, which checks it
+BEGIN;
+ALTER TABLE jobs.job_queue ADD CONSTRAINT small_priority CHECK (priority < 3);
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+ROLLBACK;
+
+-- row security: the INSERT, which applies the policies (none to the
+-- function's owner here, a superuser)
+ALTER TABLE jobs.job_queue ENABLE ROW LEVEL SECURITY;
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi AS multi_inserts, single AS heap_inserts FROM bulk_wal(:'lsn');
+ALTER TABLE jobs.job_queue DISABLE ROW LEVEL SECURITY;
+
+-- a read-only transaction refuses it
+BEGIN READ ONLY;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+ROLLBACK;
+
+\set VERBOSITY default
+
+-- a rolled-back subtransaction takes its jobs with it; the outer ones stay
+TRUNCATE jobs.job_queue;
+BEGIN;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SAVEPOINT s;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+ROLLBACK TO s;
+COMMIT;
+SELECT count(*) AS kept FROM jobs.job_queue;
+
+-- more jobs than one batch of slots (256), each id its element's
+TRUNCATE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('m.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job ORDER BY i)
+                                          FROM generate_series(1, 700) i));
+SELECT count(*), bool_and(task = 'm.' || (job_id - (SELECT min(job_id) FROM jobs.job_queue) + 1)) AS ids_follow_input
+  FROM jobs.job_queue;
+
+TRUNCATE jobs.job_queue;
+DROP FUNCTION mark_task();
+DROP FUNCTION bulk_wal(pg_lsn);
+DROP EXTENSION pg_walinspect;
