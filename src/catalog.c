@@ -13,11 +13,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -25,6 +29,8 @@
 #include "executor/instrument.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
@@ -34,6 +40,7 @@
 #include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "compat.h"
@@ -1292,6 +1299,9 @@ CallerName(void)
 	return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 }
 
+static bool DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
+							 int64 *ids, TimestampTz *keys);
+
 /*
  * CatalogInsertJob queues one job and returns its id.  In a 1.1 schema
  * the job remembers who published it.
@@ -1303,6 +1313,14 @@ CatalogInsertJob(const JobSpec *spec)
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		job_id;
 	bool		job_control = CatalogHasJobControl();
+	TimestampTz key;
+
+	if (DirectInsertJobs(spec, 1, false, &job_id, &key))
+	{
+		NoteClaimKeyReadied(spec->priority_isnull ? PGJOBS_DEFAULT_PRIORITY : spec->priority,
+							key, job_id);
+		return job_id;
+	}
 
 	values[0] = PointerGetDatum(spec->task);
 	values[1] = spec->body;
@@ -1443,27 +1461,33 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 }
 
 /*
- * Direct insertion.  A publish_bulk of many jobs writes them the way COPY
- * does, not through its INSERT statement: heap_multi_insert puts all the
- * jobs that fit on a heap page in one WAL record under one buffer lock,
- * where the INSERT takes a record, a lock and a pass through the
- * executor's projection and ModifyTable for every row; then each job goes
- * into the indexes as the INSERT would add it.
+ * Direct insertion.  jobs.publish and jobs.publish_bulk write their jobs
+ * into jobs.job_queue themselves, the way COPY does, rather than through an
+ * INSERT statement: a single publish skips the executor's start-up of a
+ * 23-column insert and the compilation of three partial-index predicates
+ * that every INSERT statement repeats, and a bulk one puts all the jobs
+ * that fit on a heap page in one WAL record (heap_multi_insert) instead of
+ * a record, a buffer lock and a pass through the projection and
+ * ModifyTable for each row.  Each job then goes into each index as the
+ * INSERT would add it.
  *
- * It applies only when an INSERT into jobs.job_queue would do nothing more
- * than that: a plain table with no trigger (foreign keys included), no
- * rule, no row security, no CHECK constraint and no generated column,
- * whose column defaults are constant or stable apart from nextval, whose
- * columns publish_bulk writes have the types it writes, and which the
- * current role may insert into, outside a read-only transaction.  In every
- * other case, and for arrays of fewer than DIRECT_INSERT_MIN jobs (the
- * set-up below costs more than the INSERT's kept plan saves), publish_bulk
- * runs the INSERT and gets whatever it does.
+ * What an INSERT needs that does not change from one statement to the next
+ * (the columns, their defaults, the indexes and their predicates) is
+ * prepared once per backend in DirectInsert and rebuilt after any change
+ * to jobs.job_queue or its indexes (a relcache invalidation), checked each
+ * time the table has been locked.
+ *
+ * It applies only when an INSERT would do nothing more: a plain table with
+ * no trigger (foreign keys included), no rule, no row security, no CHECK
+ * constraint and no generated column; btree indexes on columns only, with
+ * immediate unique checks; column defaults of built-in functions that are
+ * constant, stable or nextval; the columns publish writes with the types it
+ * writes; and a role that may insert, outside a read-only transaction.
+ * Otherwise the INSERT statement runs, and does whatever it does.
  */
-#define DIRECT_INSERT_MIN	16
 #define DIRECT_INSERT_CHUNK	256
 
-/* The columns publish_bulk writes, as attribute numbers of jobs.job_queue. */
+/* The columns publish writes, as attribute numbers of jobs.job_queue. */
 typedef struct DirectColumns
 {
 	AttrNumber	job_id;
@@ -1475,6 +1499,62 @@ typedef struct DirectColumns
 	AttrNumber	max_retries;
 	AttrNumber	published_by;	/* InvalidAttrNumber before 1.1 */
 } DirectColumns;
+
+/* Where the value of a column comes from. */
+typedef enum DirectSource
+{
+	DIRECT_GIVEN,				/* publish's argument */
+	DIRECT_NULL,				/* no default, or a dropped column */
+	DIRECT_CONST,				/* a constant default */
+	DIRECT_STATEMENT,			/* a stable default, evaluated once a call */
+	DIRECT_ROW					/* a default calling nextval, evaluated per job */
+} DirectSource;
+
+/* An index of jobs.job_queue, as the jobs go into it. */
+typedef struct DirectIndex
+{
+	Oid			oid;
+	IndexInfo  *info;
+	ExprState  *predicate;		/* NULL if it is not partial */
+	bool		unique;
+} DirectIndex;
+
+typedef struct DirectInsert
+{
+	Oid			relid;
+	bool		usable;			/* false: publish runs the INSERT */
+	bool		job_control;	/* the 1.1 schema: published_by */
+	DirectColumns cols;
+	TupleDesc	desc;			/* a copy, not reference-counted, for slots */
+	DirectSource *source;		/* per column */
+	Datum	   *consts;			/* per column, for DIRECT_CONST */
+	bool	   *const_nulls;
+	ExprState **exprs;			/* per column, for DIRECT_STATEMENT and _ROW */
+	bool		has_statement_exprs;
+	bool		has_row_exprs;
+	int			nindexes;
+	DirectIndex *indexes;
+	int32		timeout_typmod;
+	Datum		default_timeout;	/* numeric, with timeout_typmod */
+} DirectInsert;
+
+static MemoryContext DirectContext = NULL;
+static DirectInsert *direct = NULL;
+static bool direct_stale = true;
+static bool direct_callback = false;
+static bool direct_busy = false;	/* a call is using direct */
+
+/*
+ * InvalidateDirect marks DirectInsert out of date when jobs.job_queue (or
+ * everything) changes.  It frees nothing: a call in progress may be using
+ * it; the next one rebuilds it.
+ */
+static void
+InvalidateDirect(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || direct == NULL || relid == direct->relid)
+		direct_stale = true;
+}
 
 /*
  * DirectColumn returns the attribute number of rel's column name if its
@@ -1500,25 +1580,20 @@ DirectColumn(Relation rel, const char *name, Oid typid, bool any_typmod)
 	return InvalidAttrNumber;
 }
 
+/* IsUserFunction is true of functions that do not come with PostgreSQL. */
+static bool
+IsUserFunction(Oid func_id, void *context)
+{
+	return func_id >= FirstNormalObjectId;
+}
+
 /*
- * DirectInsertAllowed says whether the jobs may go into rel directly (see
- * above), and finds the columns publish_bulk writes.
+ * DirectFindColumns finds the columns publish writes, and says whether they
+ * all have the types it writes.
  */
 static bool
-DirectInsertAllowed(Relation rel, bool job_control, DirectColumns *cols)
+DirectFindColumns(Relation rel, bool job_control, DirectColumns *cols)
 {
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
-
-	if (XactReadOnly || IsInParallelMode())
-		return false;
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		rel->rd_rules != NULL || rel->rd_rel->relrowsecurity)
-		return false;
-	if (constr != NULL && (constr->num_check > 0 || constr->has_generated_stored))
-		return false;
-	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
-		return false;
-
 	cols->job_id = DirectColumn(rel, "job_id", INT8OID, false);
 	cols->task = DirectColumn(rel, "task", VARCHAROID, false);
 	cols->body = DirectColumn(rel, "body", JSONBOID, false);
@@ -1536,19 +1611,16 @@ DirectInsertAllowed(Relation rel, bool job_control, DirectColumns *cols)
 }
 
 /*
- * DirectDefaults prepares the value of every column of rel that
- * publish_bulk does not write: its default, evaluated once into
- * values/nulls if it is constant or stable, or kept in exprs (one entry per
- * column, NULL where there is none) to run for every job if it calls
- * nextval.  Returns false if a default calls any other volatile function,
- * which the INSERT would run for each row in its own order.
+ * DirectPrepareDefaults prepares the value of every column of rel that
+ * publish does not write (see DirectSource).  Returns false if a default
+ * calls a function that is not built in, or a volatile one other than
+ * nextval, which the INSERT would run for each row in its own order.
  */
 static bool
-DirectDefaults(Relation rel, const DirectColumns *cols, EState *estate,
-			   Datum *values, bool *nulls, ExprState **exprs)
+DirectPrepareDefaults(Relation rel, DirectInsert *d)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	ExprContext *econtext = GetPerTupleExprContext(estate);
+	const DirectColumns *cols = &d->cols;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -1556,224 +1628,429 @@ DirectDefaults(Relation rel, const DirectColumns *cols, EState *estate,
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AttrNumber	attnum = att->attnum;
 		Node	   *def;
-		ExprState  *state;
+		Expr	   *expr;
 
-		values[i] = (Datum) 0;
-		nulls[i] = true;
-		exprs[i] = NULL;
-		if (att->attisdropped || attnum == cols->task || attnum == cols->body ||
+		d->source[i] = DIRECT_NULL;
+		if (att->attisdropped)
+			continue;
+		/* an INSERT checks a domain's constraints even on a NULL it fills in */
+		if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
+			return false;
+		/* job_id is not given: its default draws it */
+		if (attnum == cols->task || attnum == cols->body ||
 			attnum == cols->scheduled_at || attnum == cols->timeout ||
 			attnum == cols->priority || attnum == cols->max_retries ||
 			attnum == cols->published_by)
+		{
+			d->source[i] = DIRECT_GIVEN;
 			continue;
+		}
 		def = build_column_default(rel, attnum);
 		if (def == NULL)
 			continue;
-		if (contain_volatile_functions_not_nextval(def))
+		expr = expression_planner((Expr *) def);
+		if (check_functions_in_node((Node *) expr, IsUserFunction, NULL) ||
+			contain_volatile_functions_not_nextval((Node *) expr))
 			return false;
-		state = ExecPrepareExpr((Expr *) def, estate);
-		if (contain_volatile_functions(def))
-			exprs[i] = state;
+		if (IsA(expr, Const))
+		{
+			Const	   *c = (Const *) expr;
+
+			d->source[i] = DIRECT_CONST;
+			d->const_nulls[i] = c->constisnull;
+			d->consts[i] = c->constisnull ? (Datum) 0 :
+				datumCopy(c->constvalue, att->attbyval, att->attlen);
+		}
+		else if (contain_volatile_functions((Node *) expr))
+		{
+			d->source[i] = DIRECT_ROW;
+			d->exprs[i] = ExecInitExpr(expr, NULL);
+			d->has_row_exprs = true;
+		}
 		else
 		{
-			/* in the EState's memory, which outlives every job */
-			values[i] = ExecEvalExpr(state, econtext, &nulls[i]);
-			if (!nulls[i])
-				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+			d->source[i] = DIRECT_STATEMENT;
+			d->exprs[i] = ExecInitExpr(expr, NULL);
+			d->has_statement_exprs = true;
 		}
 	}
 	return true;
 }
 
 /*
- * CatalogInsertJobsDirect queues the ntasks jobs of specs (publish_bulk's
- * checked elements; their scheduled_at is a timestamp) directly, as the
- * INSERT of CatalogInsertJobs would, and appends the new ids, in input
- * order, to out; if tasks is not NULL, it sends a "queued" event for each
- * job.  Returns false, having written nothing, if the jobs must go through
+ * DirectPrepareIndexes notes every index of rel, with its predicate
+ * compiled.  Returns false unless each is a btree on plain columns whose
+ * unique check, if any, is immediate and not an exclusion constraint.
+ */
+static bool
+DirectPrepareIndexes(Relation rel, DirectInsert *d)
+{
+	List	   *oids = RelationGetIndexList(rel);
+	ListCell   *lc;
+	int			n = 0;
+
+	d->indexes = palloc0(sizeof(DirectIndex) * Max(list_length(oids), 1));
+	foreach(lc, oids)
+	{
+		Oid			oid = lfirst_oid(lc);
+		Relation	irel = index_open(oid, RowExclusiveLock);
+		DirectIndex *di = &d->indexes[n++];
+		bool		ok;
+
+		di->oid = oid;
+		di->info = BuildIndexInfo(irel);
+		di->unique = irel->rd_index->indisunique;
+		ok = irel->rd_rel->relam == BTREE_AM_OID &&
+			di->info->ii_Expressions == NIL &&
+			di->info->ii_ExclusionOps == NULL &&
+			(!di->unique || irel->rd_index->indimmediate);
+		index_close(irel, NoLock);
+		if (!ok)
+			return false;
+		if (di->info->ii_Predicate != NIL)
+			di->predicate = ExecInitQual((List *) expression_planner((Expr *) di->info->ii_Predicate),
+										 NULL);
+	}
+	d->nindexes = n;
+	return true;
+}
+
+/*
+ * DirectBuild prepares DirectInsert for rel (locked), in DirectContext.
+ * When the jobs cannot go in directly it records only that.
+ */
+static void
+DirectBuild(Relation rel, bool job_control)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	MemoryContext old;
+	DirectInsert *d;
+
+	if (DirectContext == NULL)
+		DirectContext = AllocSetContextCreate(CacheMemoryContext, "pgjobs direct insert",
+											  ALLOCSET_SMALL_SIZES);
+	if (!direct_callback)
+	{
+		CacheRegisterRelcacheCallback(InvalidateDirect, (Datum) 0);
+		direct_callback = true;
+	}
+	/* an invalidation from here on is for the next call */
+	direct = NULL;
+	direct_stale = false;
+	MemoryContextReset(DirectContext);
+	old = MemoryContextSwitchTo(DirectContext);
+
+	d = palloc0(sizeof(DirectInsert));
+	d->relid = RelationGetRelid(rel);
+	d->job_control = job_control;
+	d->source = palloc0(sizeof(DirectSource) * desc->natts);
+	d->consts = palloc0(sizeof(Datum) * desc->natts);
+	d->const_nulls = palloc0(sizeof(bool) * desc->natts);
+	d->exprs = palloc0(sizeof(ExprState *) * desc->natts);
+	d->usable = rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_rel->relam == HEAP_TABLE_AM_OID && !rel->rd_rel->relispartition &&
+		rel->trigdesc == NULL && rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
+		(constr == NULL || (constr->num_check == 0 && !constr->has_generated_stored)) &&
+		DirectFindColumns(rel, job_control, &d->cols) &&
+		DirectPrepareDefaults(rel, d) &&
+		DirectPrepareIndexes(rel, d);
+	if (d->usable)
+	{
+		d->desc = CreateTupleDescCopy(desc);
+		d->timeout_typmod = TupleDescAttr(desc, d->cols.timeout - 1)->atttypmod;
+		d->default_timeout = DirectFunctionCall3(numeric_in,
+												 CStringGetDatum(PGJOBS_DEFAULT_TIMEOUT),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(d->timeout_typmod));
+	}
+	MemoryContextSwitchTo(old);
+	direct = d;
+}
+
+/*
+ * DirectFill puts the values of the job spec into slot (empty), with the
+ * constant and statement-wide values given and the per-job defaults
+ * evaluated in econtext; timestamps says that spec's scheduled_at is a
+ * timestamp (publish_bulk's), not a timestamptz.  Returns the job's id and
+ * claim key.
+ */
+static void
+DirectFill(const DirectInsert *d, Relation rel, TupleTableSlot *slot,
+		   const JobSpec *spec, bool timestamps, const Datum *stmt_values,
+		   const bool *stmt_nulls, Datum caller, TimestampTz now,
+		   ExprContext *econtext, int64 *job_id, TimestampTz *key)
+{
+	const DirectColumns *cols = &d->cols;
+	int			natts = d->desc->natts;
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	int			a;
+
+	memcpy(values, stmt_values, sizeof(Datum) * natts);
+	memcpy(nulls, stmt_nulls, sizeof(bool) * natts);
+	if (d->has_row_exprs)
+	{
+		for (a = 0; a < natts; a++)
+		{
+			if (d->source[a] == DIRECT_ROW)
+				values[a] = ExecEvalExprSwitchContext(d->exprs[a], econtext, &nulls[a]);
+		}
+	}
+
+	values[cols->task - 1] = PointerGetDatum(spec->task);
+	nulls[cols->task - 1] = spec->task == NULL;
+	values[cols->body - 1] = spec->body;
+	nulls[cols->body - 1] = spec->body_isnull;
+	nulls[cols->scheduled_at - 1] = false;
+	if (spec->scheduled_at_isnull)
+		values[cols->scheduled_at - 1] = TimestampTzGetDatum(now);
+	else if (timestamps)
+		values[cols->scheduled_at - 1] =
+			DirectFunctionCall1(timestamp_timestamptz, spec->scheduled_at);
+	else
+		values[cols->scheduled_at - 1] = spec->scheduled_at;
+	nulls[cols->timeout - 1] = false;
+	if (spec->timeout_isnull)
+		values[cols->timeout - 1] = d->default_timeout;
+	else if (d->timeout_typmod >= 0)
+		values[cols->timeout - 1] = DirectFunctionCall2(numeric, spec->timeout,
+														Int32GetDatum(d->timeout_typmod));
+	else
+		values[cols->timeout - 1] = spec->timeout;
+	nulls[cols->priority - 1] = false;
+	values[cols->priority - 1] =
+		Int32GetDatum(spec->priority_isnull ? PGJOBS_DEFAULT_PRIORITY : spec->priority);
+	nulls[cols->max_retries - 1] = false;
+	values[cols->max_retries - 1] =
+		Int32GetDatum(spec->max_retries_isnull ? PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
+	if (d->job_control)
+	{
+		values[cols->published_by - 1] = caller;
+		nulls[cols->published_by - 1] = false;
+	}
+
+	for (a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a);
+
+		if (nulls[a] && att->attnotnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errtablecol(rel, a + 1)));
+	}
+	if (nulls[cols->job_id - 1])
+		elog(ERROR, "pgjobs: a queued job has no claim key");
+	*job_id = DatumGetInt64(values[cols->job_id - 1]);
+	*key = DatumGetTimestampTz(values[cols->scheduled_at - 1]);
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * DirectIndexJob adds the job just inserted from slot to every index that
+ * takes it, as ExecInsertIndexTuples would.
+ */
+static void
+DirectIndexJob(const DirectInsert *d, Relation rel, Relation *irels,
+			   TupleTableSlot *slot, ExprContext *econtext)
+{
+	int			i;
+
+	econtext->ecxt_scantuple = slot;
+	for (i = 0; i < d->nindexes; i++)
+	{
+		const DirectIndex *di = &d->indexes[i];
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		if (!irels[i]->rd_index->indisready)
+			continue;
+		if (di->predicate != NULL && !ExecQual(di->predicate, econtext))
+			continue;
+		FormIndexDatum(di->info, slot, NULL, values, isnull);
+		PgjobsIndexInsert(irels[i], values, isnull, &slot->tts_tid, rel,
+						  di->unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, di->info);
+	}
+}
+
+/*
+ * DirectWrite writes the n jobs of specs into rel (locked) as d prepares
+ * it, and puts each one's id and claim key in ids and keys.
+ */
+static void
+DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
+			bool timestamps, int64 *ids, TimestampTz *keys)
+{
+	Relation   *irels;
+	ExprContext *econtext;
+	MemoryContext cxt;
+	MemoryContext old;
+	Datum	   *stmt_values;
+	bool	   *stmt_nulls;
+	TupleTableSlot **slots;
+	Datum		caller = (Datum) 0;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	CommandId	cid;
+	int			nslots;
+	int			natts = d->desc->natts;
+	int			base;
+	int			i;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgjobs insert", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	irels = palloc(sizeof(Relation) * Max(d->nindexes, 1));
+	for (i = 0; i < d->nindexes; i++)
+		irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
+	econtext = CreateStandaloneExprContext();
+
+	/* the values that are the same for every job of the call */
+	stmt_values = palloc(sizeof(Datum) * natts);
+	stmt_nulls = palloc(sizeof(bool) * natts);
+	for (i = 0; i < natts; i++)
+	{
+		stmt_values[i] = d->consts[i];
+		stmt_nulls[i] = d->source[i] != DIRECT_CONST || d->const_nulls[i];
+		if (d->source[i] == DIRECT_STATEMENT)
+			stmt_values[i] = ExecEvalExpr(d->exprs[i], econtext, &stmt_nulls[i]);
+	}
+	if (d->job_control)
+		caller = CallerName();
+
+	/*
+	 * The slots share d's copy of the descriptor, which is not reference
+	 * counted: slots of the relation's own would each be remembered by the
+	 * resource owner, and forgetting 256 of them cost more than the inserts.
+	 */
+	nslots = Min(n, DIRECT_INSERT_CHUNK);
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	for (i = 0; i < nslots; i++)
+		slots[i] = MakeSingleTupleTableSlot(d->desc, table_slot_callbacks(rel));
+	cid = GetCurrentCommandId(true);
+
+	for (base = 0; base < n; base += nslots)
+	{
+		int			m = Min(nslots, n - base);
+
+		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(econtext);
+		for (i = 0; i < m; i++)
+		{
+			ExecClearTuple(slots[i]);
+			DirectFill(d, rel, slots[i], &specs[base + i], timestamps,
+					   stmt_values, stmt_nulls, caller, now, econtext,
+					   &ids[base + i], &keys[base + i]);
+		}
+		if (m == 1)
+			table_tuple_insert(rel, slots[0], cid, 0, NULL);
+		else
+		{
+			/* heap_multi_insert may leak into the current context */
+			MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+			table_multi_insert(rel, slots, m, cid, 0, NULL);
+			MemoryContextSwitchTo(cxt);
+		}
+		for (i = 0; i < m; i++)
+			DirectIndexJob(d, rel, irels, slots[i], econtext);
+	}
+
+	for (i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	FreeExprContext(econtext, true);
+	for (i = 0; i < d->nindexes; i++)
+		index_close(irels[i], NoLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * DirectInsertJobs queues the n jobs of specs (checked; timestamps as for
+ * DirectFill) directly, and puts each one's id and claim key in ids and
+ * keys.  Returns false, having written nothing, if they must go through
  * the INSERT instead (see above).
+ */
+static bool
+DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
+				 int64 *ids, TimestampTz *keys)
+{
+	bool		job_control = CatalogHasJobControl();
+	Oid			relid;
+	Relation	rel;
+
+	/*
+	 * A call made while another is writing (a function an index calls, say)
+	 * takes the INSERT: direct is the other's, and must not be rebuilt.
+	 */
+	if (n <= 0 || direct_busy || XactReadOnly || IsInParallelMode())
+		return false;
+	relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		return false;
+	/* locking it took in every invalidation before it */
+	rel = table_open(relid, NoLock);
+	if (direct_stale || direct == NULL || direct->relid != relid ||
+		direct->job_control != job_control)
+		DirectBuild(rel, job_control);
+	if (!direct->usable ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+	{
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+
+	direct_busy = true;
+	PG_TRY();
+	{
+		DirectWrite(direct, rel, specs, n, timestamps, ids, keys);
+	}
+	PG_FINALLY();
+	{
+		direct_busy = false;
+	}
+	PG_END_TRY();
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
+ * CatalogInsertJobsDirect queues the ntasks jobs of specs (publish_bulk's
+ * checked elements, whose scheduled_at is a timestamp) directly, and
+ * appends the new ids, in input order, to out; if tasks is not NULL, it
+ * sends a "queued" event for each job.  Returns false, having written
+ * nothing, if they must go through CatalogInsertJobs's INSERT instead.
  */
 bool
 CatalogInsertJobsDirect(const JobSpec *specs, int ntasks, Tuplestorestate *out,
 						TupleDesc out_desc, char **tasks)
 {
-	bool		job_control;
-	Oid			nsp;
-	Oid			relid;
-	Relation	rel;
-	TupleDesc	desc;
-	DirectColumns cols;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	ExprContext *econtext;
-	MemoryContext oldcxt;
-	Datum	   *fixed_values;
-	bool	   *fixed_nulls;
-	ExprState **exprs;
-	TupleDesc	slot_desc;
-	TupleTableSlot **slots;
 	int64	   *ids;
 	TimestampTz *keys;
-	Datum		default_timeout;
-	int32		timeout_typmod;
-	Datum		caller = (Datum) 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	CommandId	cid;
-	int			nslots;
-	int			base;
 	int			i;
 
-	if (ntasks < DIRECT_INSERT_MIN)
-		return false;
 	if (out_desc->natts != 1 || TupleDescAttr(out_desc, 0)->atttypid != INT8OID)
 		elog(ERROR, "pgjobs: publish_bulk must return bigint");
-	job_control = CatalogHasJobControl();
-	nsp = get_namespace_oid("jobs", true);
-	relid = OidIsValid(nsp) ? get_relname_relid("job_queue", nsp) : InvalidOid;
-	if (!OidIsValid(relid))
-		return false;
-
-	rel = table_open(relid, RowExclusiveLock);
-	if (!DirectInsertAllowed(rel, job_control, &cols))
+	ids = palloc_extended(sizeof(int64) * Max(ntasks, 1), MCXT_ALLOC_HUGE);
+	keys = palloc_extended(sizeof(TimestampTz) * Max(ntasks, 1), MCXT_ALLOC_HUGE);
+	if (!DirectInsertJobs(specs, ntasks, true, ids, keys))
 	{
-		table_close(rel, RowExclusiveLock);
+		pfree(ids);
+		pfree(keys);
 		return false;
 	}
-	desc = RelationGetDescr(rel);
-
-	estate = CreateExecutorState();
-	oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
-	econtext = GetPerTupleExprContext(estate);
-	fixed_values = palloc(sizeof(Datum) * desc->natts);
-	fixed_nulls = palloc(sizeof(bool) * desc->natts);
-	exprs = palloc(sizeof(ExprState *) * desc->natts);
-	if (!DirectDefaults(rel, &cols, estate, fixed_values, fixed_nulls, exprs))
+	for (i = 0; i < ntasks; i++)
 	{
-		MemoryContextSwitchTo(oldcxt);
-		FreeExecutorState(estate);
-		table_close(rel, RowExclusiveLock);
-		return false;
+		Datum		id = Int64GetDatum(ids[i]);
+		bool		id_isnull = false;
+
+		tuplestore_putvalues(out, out_desc, &id, &id_isnull);
+		NoteClaimKeyReadied(specs[i].priority_isnull ? PGJOBS_DEFAULT_PRIORITY : specs[i].priority,
+							keys[i], ids[i]);
+		if (tasks != NULL)
+			NotifyJobEvent("queued", ids[i], tasks[i]);
 	}
-	timeout_typmod = TupleDescAttr(desc, cols.timeout - 1)->atttypmod;
-	default_timeout = DirectFunctionCall3(numeric_in,
-										  CStringGetDatum(PGJOBS_DEFAULT_TIMEOUT),
-										  ObjectIdGetDatum(InvalidOid),
-										  Int32GetDatum(timeout_typmod));
-	if (job_control)
-		caller = CallerName();
-
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
-	ExecOpenIndices(rri, false);
-	/*
-	 * The slots share a copy of the descriptor: slots of the relation's
-	 * own, reference-counted descriptor would each be remembered by the
-	 * resource owner, and forgetting them cost more than the inserts.
-	 */
-	nslots = Min(ntasks, DIRECT_INSERT_CHUNK);
-	slots = palloc(sizeof(TupleTableSlot *) * nslots);
-	slot_desc = CreateTupleDescCopy(desc);
-	for (i = 0; i < nslots; i++)
-		slots[i] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
-	ids = palloc(sizeof(int64) * nslots);
-	keys = palloc(sizeof(TimestampTz) * nslots);
-	cid = GetCurrentCommandId(true);
-
-	for (base = 0; base < ntasks; base += nslots)
-	{
-		int			n = Min(nslots, ntasks - base);
-
-		CHECK_FOR_INTERRUPTS();
-		ResetExprContext(econtext);
-		for (i = 0; i < n; i++)
-		{
-			const JobSpec *spec = &specs[base + i];
-			TupleTableSlot *slot = slots[i];
-			Datum	   *values = slot->tts_values;
-			bool	   *nulls = slot->tts_isnull;
-			int			a;
-
-			ExecClearTuple(slot);
-			memcpy(values, fixed_values, sizeof(Datum) * desc->natts);
-			memcpy(nulls, fixed_nulls, sizeof(bool) * desc->natts);
-			for (a = 0; a < desc->natts; a++)
-			{
-				if (exprs[a] != NULL)
-					values[a] = ExecEvalExprSwitchContext(exprs[a], econtext, &nulls[a]);
-			}
-
-			values[cols.task - 1] = PointerGetDatum(spec->task);
-			nulls[cols.task - 1] = spec->task == NULL;
-			values[cols.body - 1] = spec->body;
-			nulls[cols.body - 1] = spec->body_isnull;
-			nulls[cols.scheduled_at - 1] = false;
-			if (spec->scheduled_at_isnull)
-				values[cols.scheduled_at - 1] = TimestampTzGetDatum(now);
-			else
-				values[cols.scheduled_at - 1] =
-					DirectFunctionCall1(timestamp_timestamptz, spec->scheduled_at);
-			nulls[cols.timeout - 1] = false;
-			if (spec->timeout_isnull)
-				values[cols.timeout - 1] = default_timeout;
-			else if (timeout_typmod >= 0)
-				values[cols.timeout - 1] =
-					DirectFunctionCall2(numeric, spec->timeout, Int32GetDatum(timeout_typmod));
-			else
-				values[cols.timeout - 1] = spec->timeout;
-			nulls[cols.priority - 1] = false;
-			values[cols.priority - 1] = Int32GetDatum(spec->priority_isnull ? 0 : spec->priority);
-			nulls[cols.max_retries - 1] = false;
-			values[cols.max_retries - 1] =
-				Int32GetDatum(spec->max_retries_isnull ? 3 : spec->max_retries);
-			if (job_control)
-			{
-				values[cols.published_by - 1] = caller;
-				nulls[cols.published_by - 1] = false;
-			}
-
-			for (a = 0; a < desc->natts; a++)
-			{
-				Form_pg_attribute att = TupleDescAttr(desc, a);
-
-				if (nulls[a] && att->attnotnull)
-					ereport(ERROR,
-							(errcode(ERRCODE_NOT_NULL_VIOLATION),
-							 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-									NameStr(att->attname), RelationGetRelationName(rel)),
-							 errtablecol(rel, a + 1)));
-			}
-			ids[i] = DatumGetInt64(values[cols.job_id - 1]);
-			keys[i] = DatumGetTimestampTz(values[cols.scheduled_at - 1]);
-			ExecStoreVirtualTuple(slot);
-		}
-
-		/* heap_multi_insert may leak into the current context */
-		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-		table_multi_insert(rel, slots, n, cid, 0, NULL);
-		MemoryContextSwitchTo(estate->es_query_cxt);
-
-		for (i = 0; i < n; i++)
-		{
-			const JobSpec *spec = &specs[base + i];
-			Datum		id = Int64GetDatum(ids[i]);
-			bool		id_isnull = false;
-
-			if (rri->ri_NumIndices > 0)
-				list_free(PgjobsInsertIndexTuples(rri, slots[i], estate));
-			tuplestore_putvalues(out, out_desc, &id, &id_isnull);
-			NoteClaimKeyReadied(spec->priority_isnull ? 0 : spec->priority,
-								keys[i], ids[i]);
-			if (tasks != NULL)
-				NotifyJobEvent("queued", ids[i], tasks[base + i]);
-		}
-	}
-
-	for (i = 0; i < nslots; i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	ExecCloseIndices(rri);
-	MemoryContextSwitchTo(oldcxt);
-	FreeExecutorState(estate);
-	table_close(rel, RowExclusiveLock);
+	pfree(ids);
+	pfree(keys);
 	return true;
 }
 

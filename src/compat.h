@@ -125,21 +125,15 @@ PgjobsExecutePlanInto(SPIPlanPtr plan, Datum *values, const char *nulls,
 #endif
 
 /*
- * PgjobsInsertIndexTuples adds slot's tuple, just inserted into the relation
- * of resultRelInfo, to every index of it that ExecOpenIndices opened.  14
- * passed the result relation as an argument instead of in the EState, and
- * 16 added onlySummarizing at the end.
+ * PgjobsIndexInsert adds an entry to an index, as index_insert does; 14
+ * added indexUnchanged (false: the entry is for a new row).
  */
-#if PG_VERSION_NUM >= 160000
-#define PgjobsInsertIndexTuples(rri, slot, estate) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
-#elif PG_VERSION_NUM >= 140000
-#define PgjobsInsertIndexTuples(rri, slot, estate) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#if PG_VERSION_NUM >= 140000
+#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, info) \
+	index_insert((index), (values), (isnull), (tid), (heap), (unique), false, (info))
 #else
-#define PgjobsInsertIndexTuples(rri, slot, estate) \
-	((estate)->es_result_relation_info = (rri), \
-	 ExecInsertIndexTuples((slot), (estate), false, NULL, NIL))
+#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, info) \
+	index_insert((index), (values), (isnull), (tid), (heap), (unique), (info))
 #endif
 
 #endif							/* PGJOBS_COMPAT_H */

@@ -304,7 +304,7 @@ pgjobs_publish_bulk(PG_FUNCTION_ARGS)
 	if (NotifyWanted(PGJOBS_NOTIFY_ALL) && nelems > 0)
 		tasks = palloc(sizeof(char *) * nelems);
 	CheckBulkJobType(elem_desc);
-	specs = palloc0(sizeof(JobSpec) * Max(nelems, 1));
+	specs = palloc_extended(sizeof(JobSpec) * Max(nelems, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 
 	for (i = 0; i < nelems; i++)
 	{

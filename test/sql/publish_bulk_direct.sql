@@ -1,10 +1,12 @@
--- jobs.publish_bulk of 16 jobs or more writes them as COPY does
--- (heap_multi_insert, then each index), not through its INSERT statement,
--- whenever the INSERT would do nothing more; the rows are the same.
--- pg_walinspect shows which way they went: the direct way writes Heap2
--- MULTI_INSERT records and no Heap INSERT.
+-- jobs.publish and jobs.publish_bulk write their jobs into jobs.job_queue
+-- themselves (a bulk as COPY does: heap_multi_insert, then each index), not
+-- through an INSERT statement, whenever the INSERT would do nothing more;
+-- the rows are the same.  pg_walinspect shows which way a bulk went: the
+-- direct way writes Heap2 MULTI_INSERT records and no Heap INSERT; amcheck
+-- that every index holds exactly the rows it should.
 \set VERBOSITY default
 CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+CREATE EXTENSION IF NOT EXISTS amcheck;
 TRUNCATE jobs.job_queue, jobs.job;
 
 -- bulk_wal(since) counts the records written to jobs.job_queue's heap
@@ -18,6 +20,14 @@ LANGUAGE sql AS $$
                               AND record_type LIKE 'INSERT%')
       FROM pg_get_wal_records_info(since, pg_current_wal_flush_lsn())
      WHERE block_ref ~ ('rel \d+/\d+/' || pg_relation_filenode('jobs.job_queue') || ' ')
+$$;
+
+-- indexes_intact() checks every index of jobs.job_queue against the heap
+CREATE FUNCTION indexes_intact() RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
+           LATERAL bt_index_check(i.indexrelid, true)
+     WHERE i.indrelid = 'jobs.job_queue'::regclass
 $$;
 
 -- 40 elements using every field, and leaving each out
@@ -70,7 +80,54 @@ SELECT count(*) AS differing FROM (
      EXCEPT ALL
      SELECT to_jsonb(q) - 'job_id' FROM jobs.job_queue q WHERE task LIKE 'd.%')) x;
 COMMIT;
+SELECT indexes_intact();
+
+-- one job at a time, both ways, the same
+TRUNCATE jobs.job_queue;
+BEGIN;
+SET LOCAL timezone = 'Asia/Kolkata';
+SELECT count(jobs.publish(t, b, s, o, p, r)) FROM (VALUES
+    ('s.1', '{"a": 1}'::jsonb, NULL::timestamptz, NULL::numeric, NULL::int, NULL::int),
+    ('s.2', NULL, '2030-02-03 04:05:06+00', 7.25, 4, 0),
+    ('s.3', '[]', NULL, 3600, -2, 9)) v(t, b, s, o, p, r);
+CREATE TRIGGER mark_task BEFORE INSERT ON jobs.job_queue
+    FOR EACH ROW EXECUTE FUNCTION mark_task();
+SELECT count(jobs.publish(t, b, s, o, p, r)) FROM (VALUES
+    ('s.1', '{"a": 1}'::jsonb, NULL::timestamptz, NULL::numeric, NULL::int, NULL::int),
+    ('s.2', NULL, '2030-02-03 04:05:06+00', 7.25, 4, 0),
+    ('s.3', '[]', NULL, 3600, -2, 9)) v(t, b, s, o, p, r);
+DROP TRIGGER mark_task ON jobs.job_queue;
+SELECT count(*) AS differing FROM (
+    (SELECT to_jsonb(q) - 'job_id' FROM jobs.job_queue q WHERE task LIKE 's.%'
+     EXCEPT ALL
+     SELECT jsonb_set(to_jsonb(q) - 'job_id', '{task}', to_jsonb(substr(task, 12)))
+       FROM jobs.job_queue q WHERE task LIKE 'via_insert.%')
+    UNION ALL
+    (SELECT jsonb_set(to_jsonb(q) - 'job_id', '{task}', to_jsonb(substr(task, 12)))
+       FROM jobs.job_queue q WHERE task LIKE 'via_insert.%'
+     EXCEPT ALL
+     SELECT to_jsonb(q) - 'job_id' FROM jobs.job_queue q WHERE task LIKE 's.%')) x;
+COMMIT;
+SELECT task, body, scheduled_at = created_at AS now, timeout, priority, max_retries
+  FROM jobs.job_queue WHERE task LIKE 's.%' ORDER BY job_id;
+SELECT indexes_intact();
+
+-- An index created after the session has written jobs gets the next ones:
+-- the session prepares its writes again after any change to the table.
+CREATE INDEX job_queue_task_idx ON jobs.job_queue (task) WHERE priority > 0;
+SELECT jobs.publish('s.4', i_priority => 1) > 0 AS published;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT indexes_intact();
+DROP INDEX jobs.job_queue_task_idx;
+SELECT jobs.publish('s.5') > 0 AS published_after_drop;
+SELECT indexes_intact();
+
 -- what the direct way wrote, read back: each job its element's, in order
+TRUNCATE jobs.job_queue;
+BEGIN;
+SET LOCAL timezone = 'America/New_York';
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+COMMIT;
 SELECT count(*) AS jobs,
        bool_and(task = 'd.' || (job_id - first_id + 1)) AS ids_follow_input,
        bool_and(status = 'pending' AND attempts = 0 AND started_at IS NULL) AS pending,
@@ -113,6 +170,26 @@ SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk
 SELECT multi > 0 AS multi_insert, single AS heap_inserts FROM bulk_wal(:'lsn');
 SELECT count(*) AS jobs, bool_and(task LIKE 'd.%' AND status = 'pending') AS intact
   FROM jobs.job_queue;
+
+-- a default calling a function that is not built in, or a column of a
+-- domain (whose constraints an INSERT checks even on the NULL it fills in):
+-- the INSERT
+CREATE FUNCTION tenant_name() RETURNS text LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN 'acme'; END $$;
+ALTER TABLE jobs.job_queue ADD COLUMN tenant text DEFAULT tenant_name();
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi AS multi_inserts, single AS heap_inserts FROM bulk_wal(:'lsn');
+SELECT count(*) FILTER (WHERE tenant = 'acme') AS tenant FROM jobs.job_queue;
+ALTER TABLE jobs.job_queue DROP COLUMN tenant;
+DROP FUNCTION tenant_name();
+CREATE DOMAIN tag AS text CHECK (VALUE IS NOT NULL);
+ALTER TABLE jobs.job_queue ADD COLUMN tag tag DEFAULT 'x';
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(j ORDER BY i) FROM bulk_input));
+SELECT multi AS multi_inserts, single AS heap_inserts FROM bulk_wal(:'lsn');
+ALTER TABLE jobs.job_queue DROP COLUMN tag;
+DROP DOMAIN tag;
+SELECT indexes_intact();
 
 -- a NOT NULL column with no default: the error an INSERT gives
 TRUNCATE jobs.job_queue;
@@ -159,8 +236,11 @@ SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('m.' || i, NULL, NU
                                           FROM generate_series(1, 700) i));
 SELECT count(*), bool_and(task = 'm.' || (job_id - (SELECT min(job_id) FROM jobs.job_queue) + 1)) AS ids_follow_input
   FROM jobs.job_queue;
+SELECT indexes_intact();
 
 TRUNCATE jobs.job_queue;
 DROP FUNCTION mark_task();
 DROP FUNCTION bulk_wal(pg_lsn);
+DROP FUNCTION indexes_intact();
 DROP EXTENSION pg_walinspect;
+DROP EXTENSION amcheck;
