@@ -10,17 +10,24 @@ CREATE EXTENSION IF NOT EXISTS amcheck;
 TRUNCATE jobs.job_queue, jobs.job;
 
 -- bulk_wal(since) counts the records written to jobs.job_queue's heap
--- since an LSN; pg_walinspect reads only WAL flushed, so each call follows
--- a commit
+-- since an LSN.  pg_walinspect reads only WAL flushed: each call follows a
+-- commit, and waits for the WAL writer where commits do not flush.
 CREATE FUNCTION bulk_wal(since pg_lsn, OUT multi bigint, OUT single bigint)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    upto pg_lsn := pg_current_wal_insert_lsn();
+BEGIN
+    WHILE pg_current_wal_flush_lsn() < upto LOOP
+        PERFORM pg_sleep(0.01);
+    END LOOP;
     SELECT count(*) FILTER (WHERE resource_manager = 'Heap2'
                               AND record_type LIKE 'MULTI_INSERT%'),
            count(*) FILTER (WHERE resource_manager = 'Heap'
                               AND record_type LIKE 'INSERT%')
-      FROM pg_get_wal_records_info(since, pg_current_wal_flush_lsn())
-     WHERE block_ref ~ ('rel \d+/\d+/' || pg_relation_filenode('jobs.job_queue') || ' ')
-$$;
+      INTO multi, single
+      FROM pg_get_wal_records_info(since, upto)
+     WHERE block_ref ~ ('rel \d+/\d+/' || pg_relation_filenode('jobs.job_queue') || ' ');
+END $$;
 
 -- indexes_intact() checks every index of jobs.job_queue against the heap
 CREATE FUNCTION indexes_intact() RETURNS text LANGUAGE sql AS $$
