@@ -41,6 +41,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/varlena.h"
 #include "utils/rel.h"
 
 #include "compat.h"
@@ -354,6 +355,11 @@
 	"        NULL::pg_catalog.timestamptz FROM finished"
 
 /* Columns jobs.job takes from a finished job_queue row (schema 1.1). */
+/* The same before 1.1. */
+#define FINISHED_COLUMNS_1_0 \
+	"job_id, task, body, priority, attempts, max_retries, timeout," \
+	" last_error, created_at, scheduled_at, started_at"
+
 #define FINISHED_COLUMNS \
 	"job_id, task, body, priority, attempts, max_retries, timeout," \
 	" last_error, created_at, scheduled_at, started_at, unique_key," \
@@ -414,6 +420,9 @@ typedef enum CatalogPlanId
 	PLAN_INSERT_REPLACE,
 	PLAN_FIND_UNIQUE,
 	PLAN_FINISH_BATCH,
+	PLAN_FINISH_TAKE,
+	PLAN_FINISH_TAKE_1_1,
+	PLAN_FINISH_BATCH_TAKE,
 	PLAN_FAIL_BATCH,
 	PLAN_TOUCH,
 	PLAN_PROGRESS,
@@ -698,6 +707,37 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" SELECT 'succeeded', result, $1, " FINISHED_COLUMNS
 		"   FROM done"
 		" RETURNING job_id, task",
+		4, {TIMESTAMPTZOID, INT8ARRAYOID, InvalidOid, INT4ARRAYOID}
+	},
+	/*
+	 * The finishing DELETEs alone, when the job goes into jobs.job directly
+	 * (CatalogFinishJob, CatalogFinishJobs): each returns the finished
+	 * columns, job_id and task first, and the batch one each job's result
+	 * last.
+	 */
+	[PLAN_FINISH_TAKE] = {
+		"DELETE FROM jobs.job_queue"
+		" WHERE job_id" EQ "$2" LEASE_HOLDS("$3")
+		" RETURNING " FINISHED_COLUMNS_1_0,
+		3, {TIMESTAMPTZOID, INT8OID, INT4OID}
+	},
+	[PLAN_FINISH_TAKE_1_1] = {
+		"DELETE FROM jobs.job_queue"
+		" WHERE job_id" EQ "$2" LEASE_HOLDS_1_1("$3")
+		" RETURNING " FINISHED_COLUMNS,
+		3, {TIMESTAMPTZOID, INT8OID, INT4OID}
+	},
+	[PLAN_FINISH_BATCH_TAKE] = {
+		"DELETE FROM jobs.job_queue q"
+		" USING ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+		"                  pg_catalog.unnest($3::jsonb[]),"
+		"                  pg_catalog.unnest($4::pg_catalog.int4[]))"
+		"       AS i(id, result, attempt)"
+		" WHERE q.job_id" EQ "i.id"
+		"   AND (q.status" EQ "'running' AND q.expires_at" GE "$1"
+		"        AND q.cancel_requested_at IS NULL"
+		"        AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+		" RETURNING " FINISHED_COLUMNS ", i.result",
 		4, {TIMESTAMPTZOID, INT8ARRAYOID, InvalidOid, INT4ARRAYOID}
 	},
 	[PLAN_FAIL_BATCH] = {
@@ -1510,7 +1550,7 @@ typedef enum DirectSource
 	DIRECT_ROW					/* a default calling nextval, evaluated per job */
 } DirectSource;
 
-/* An index of jobs.job_queue, as the jobs go into it. */
+/* An index of a table written directly, as the rows go into it. */
 typedef struct DirectIndex
 {
 	Oid			oid;
@@ -1519,12 +1559,15 @@ typedef struct DirectIndex
 	bool		unique;
 } DirectIndex;
 
+/*
+ * How a table is written directly: jobs.job_queue by publish, or jobs.job
+ * by ack (the fields after the common ones say which).
+ */
 typedef struct DirectInsert
 {
 	Oid			relid;
-	bool		usable;			/* false: publish runs the INSERT */
+	bool		usable;			/* false: run the INSERT */
 	bool		job_control;	/* the 1.1 schema: published_by */
-	DirectColumns cols;
 	TupleDesc	desc;			/* a copy, not reference-counted, for slots */
 	DirectSource *source;		/* per column */
 	Datum	   *consts;			/* per column, for DIRECT_CONST */
@@ -1534,26 +1577,50 @@ typedef struct DirectInsert
 	bool		has_row_exprs;
 	int			nindexes;
 	DirectIndex *indexes;
+	/* jobs.job_queue */
+	DirectColumns cols;
 	int32		timeout_typmod;
 	Datum		default_timeout;	/* numeric, with timeout_typmod */
+	/* jobs.job */
+	Oid			queue_relid;	/* the table the finished rows come from */
+	AttrNumber *from;			/* per column: its column in a finished row, or 0 */
+	int			from_natts;		/* columns of a finished row */
+	Oid		   *from_types;		/* their types */
+	AttrNumber	status;
+	AttrNumber	result;
+	AttrNumber	finished_at;
+	Datum		succeeded;		/* the status */
 } DirectInsert;
 
-static MemoryContext DirectContext = NULL;
-static DirectInsert *direct = NULL;
-static bool direct_stale = true;
+/* A DirectInsert, the memory it lives in, and whether it is out of date. */
+typedef struct DirectCache
+{
+	const char *name;			/* its memory context's identifier */
+	MemoryContext cxt;
+	DirectInsert *d;
+	bool		stale;
+} DirectCache;
+
+static DirectCache direct_queue = {"jobs.job_queue", NULL, NULL, true};
+static DirectCache direct_finished = {"jobs.job", NULL, NULL, true};
 static bool direct_callback = false;
-static bool direct_busy = false;	/* a call is using direct */
+static bool direct_busy = false;	/* a call is using a DirectInsert */
 
 /*
- * InvalidateDirect marks DirectInsert out of date when jobs.job_queue (or
- * everything) changes.  It frees nothing: a call in progress may be using
- * it; the next one rebuilds it.
+ * InvalidateDirect marks a DirectInsert out of date when its table (or the
+ * table its rows come from, or everything) changes.  It frees nothing: a
+ * call in progress may be using it; the next one rebuilds it.
  */
 static void
 InvalidateDirect(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || direct == NULL || relid == direct->relid)
-		direct_stale = true;
+	DirectInsert *q = direct_queue.d;
+	DirectInsert *f = direct_finished.d;
+
+	if (relid == InvalidOid || q == NULL || relid == q->relid)
+		direct_queue.stale = true;
+	if (relid == InvalidOid || f == NULL || relid == f->relid || relid == f->queue_relid)
+		direct_finished.stale = true;
 }
 
 /*
@@ -1611,16 +1678,15 @@ DirectFindColumns(Relation rel, bool job_control, DirectColumns *cols)
 }
 
 /*
- * DirectPrepareDefaults prepares the value of every column of rel that
- * publish does not write (see DirectSource).  Returns false if a default
- * calls a function that is not built in, or a volatile one other than
- * nextval, which the INSERT would run for each row in its own order.
+ * DirectPrepareDefaults prepares the value of every column of rel that is
+ * not given (see DirectSource).  Returns false if a default calls a
+ * function that is not built in, or a volatile one other than nextval,
+ * which the INSERT would run for each row in its own order.
  */
 static bool
-DirectPrepareDefaults(Relation rel, DirectInsert *d)
+DirectPrepareDefaults(Relation rel, DirectInsert *d, const bool *given)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	const DirectColumns *cols = &d->cols;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -1636,11 +1702,7 @@ DirectPrepareDefaults(Relation rel, DirectInsert *d)
 		/* an INSERT checks a domain's constraints even on a NULL it fills in */
 		if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
 			return false;
-		/* job_id is not given: its default draws it */
-		if (attnum == cols->task || attnum == cols->body ||
-			attnum == cols->scheduled_at || attnum == cols->timeout ||
-			attnum == cols->priority || attnum == cols->max_retries ||
-			attnum == cols->published_by)
+		if (given[i])
 		{
 			d->source[i] = DIRECT_GIVEN;
 			continue;
@@ -1716,30 +1778,32 @@ DirectPrepareIndexes(Relation rel, DirectInsert *d)
 }
 
 /*
- * DirectBuild prepares DirectInsert for rel (locked), in DirectContext.
- * When the jobs cannot go in directly it records only that.
+ * DirectBegin starts a new DirectInsert for rel (locked) in cache's memory,
+ * and leaves that memory current.  The table's shape is checked by
+ * DirectPrepare.
  */
-static void
-DirectBuild(Relation rel, bool job_control)
+static DirectInsert *
+DirectBegin(DirectCache *cache, Relation rel, bool job_control)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	TupleConstr *constr = desc->constr;
-	MemoryContext old;
 	DirectInsert *d;
 
-	if (DirectContext == NULL)
-		DirectContext = AllocSetContextCreate(CacheMemoryContext, "pgjobs direct insert",
-											  ALLOCSET_SMALL_SIZES);
+	if (cache->cxt == NULL)
+	{
+		cache->cxt = AllocSetContextCreate(CacheMemoryContext, "pgjobs direct insert",
+										   ALLOCSET_SMALL_SIZES);
+		MemoryContextSetIdentifier(cache->cxt, cache->name);
+	}
 	if (!direct_callback)
 	{
 		CacheRegisterRelcacheCallback(InvalidateDirect, (Datum) 0);
 		direct_callback = true;
 	}
 	/* an invalidation from here on is for the next call */
-	direct = NULL;
-	direct_stale = false;
-	MemoryContextReset(DirectContext);
-	old = MemoryContextSwitchTo(DirectContext);
+	cache->d = NULL;
+	cache->stale = false;
+	MemoryContextReset(cache->cxt);
+	MemoryContextSwitchTo(cache->cxt);
 
 	d = palloc0(sizeof(DirectInsert));
 	d->relid = RelationGetRelid(rel);
@@ -1748,55 +1812,89 @@ DirectBuild(Relation rel, bool job_control)
 	d->consts = palloc0(sizeof(Datum) * desc->natts);
 	d->const_nulls = palloc0(sizeof(bool) * desc->natts);
 	d->exprs = palloc0(sizeof(ExprState *) * desc->natts);
-	d->usable = rel->rd_rel->relkind == RELKIND_RELATION &&
-		rel->rd_rel->relam == HEAP_TABLE_AM_OID && !rel->rd_rel->relispartition &&
-		rel->trigdesc == NULL && rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
-		(constr == NULL || (constr->num_check == 0 && !constr->has_generated_stored)) &&
-		DirectFindColumns(rel, job_control, &d->cols) &&
-		DirectPrepareDefaults(rel, d) &&
-		DirectPrepareIndexes(rel, d);
+	return d;
+}
+
+/*
+ * DirectPrepare says whether rows may go into rel directly, the columns
+ * marked in given being written by the caller, and prepares the others'
+ * defaults and the indexes in d.
+ */
+static bool
+DirectPrepare(Relation rel, DirectInsert *d, const bool *given)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID || rel->rd_rel->relispartition ||
+		rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
+		(constr != NULL && (constr->num_check > 0 || constr->has_generated_stored)))
+		return false;
+	if (!DirectPrepareDefaults(rel, d, given) || !DirectPrepareIndexes(rel, d))
+		return false;
+	d->desc = CreateTupleDescCopy(desc);
+	return true;
+}
+
+/*
+ * DirectBuildQueue prepares publish's DirectInsert for jobs.job_queue (rel,
+ * locked).  When the jobs cannot go in directly it records only that.
+ */
+static void
+DirectBuildQueue(Relation rel, bool job_control)
+{
+	MemoryContext old = CurrentMemoryContext;
+	DirectInsert *d = DirectBegin(&direct_queue, rel, job_control);
+	bool	   *given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
+
+	if (DirectFindColumns(rel, job_control, &d->cols))
+	{
+		/* job_id is not given: its default draws it */
+		given[d->cols.task - 1] = true;
+		given[d->cols.body - 1] = true;
+		given[d->cols.scheduled_at - 1] = true;
+		given[d->cols.timeout - 1] = true;
+		given[d->cols.priority - 1] = true;
+		given[d->cols.max_retries - 1] = true;
+		if (job_control)
+			given[d->cols.published_by - 1] = true;
+		d->usable = DirectPrepare(rel, d, given);
+	}
 	if (d->usable)
 	{
-		d->desc = CreateTupleDescCopy(desc);
-		d->timeout_typmod = TupleDescAttr(desc, d->cols.timeout - 1)->atttypmod;
+		d->timeout_typmod = TupleDescAttr(d->desc, d->cols.timeout - 1)->atttypmod;
 		d->default_timeout = DirectFunctionCall3(numeric_in,
 												 CStringGetDatum(PGJOBS_DEFAULT_TIMEOUT),
 												 ObjectIdGetDatum(InvalidOid),
 												 Int32GetDatum(d->timeout_typmod));
 	}
 	MemoryContextSwitchTo(old);
-	direct = d;
+	direct_queue.d = d;
 }
 
+/* What DirectFillJob needs besides the row number. */
+typedef struct DirectJobs
+{
+	const JobSpec *specs;
+	bool		timestamps;		/* the specs' scheduled_at is a timestamp */
+	Datum		caller;			/* published_by */
+	TimestampTz now;
+	int64	   *ids;			/* out: each job's id */
+	TimestampTz *keys;			/* out: and scheduled_at */
+} DirectJobs;
+
 /*
- * DirectFill puts the values of the job spec into slot (empty), with the
- * constant and statement-wide values given and the per-job defaults
- * evaluated in econtext; timestamps says that spec's scheduled_at is a
- * timestamp (publish_bulk's), not a timestamptz.  Returns the job's id and
- * claim key.
+ * DirectFillJob puts the values of job spec row of a DirectJobs into
+ * values and nulls, and notes its id and claim key.  A spec's scheduled_at
+ * is a timestamp when timestamps (publish_bulk's), a timestamptz otherwise.
  */
 static void
-DirectFill(const DirectInsert *d, Relation rel, TupleTableSlot *slot,
-		   const JobSpec *spec, bool timestamps, const Datum *stmt_values,
-		   const bool *stmt_nulls, Datum caller, TimestampTz now,
-		   ExprContext *econtext, int64 *job_id, TimestampTz *key)
+DirectFillJob(const DirectInsert *d, Datum *values, bool *nulls, int row, void *arg)
 {
+	DirectJobs *jobs = (DirectJobs *) arg;
+	const JobSpec *spec = &jobs->specs[row];
 	const DirectColumns *cols = &d->cols;
-	int			natts = d->desc->natts;
-	Datum	   *values = slot->tts_values;
-	bool	   *nulls = slot->tts_isnull;
-	int			a;
-
-	memcpy(values, stmt_values, sizeof(Datum) * natts);
-	memcpy(nulls, stmt_nulls, sizeof(bool) * natts);
-	if (d->has_row_exprs)
-	{
-		for (a = 0; a < natts; a++)
-		{
-			if (d->source[a] == DIRECT_ROW)
-				values[a] = ExecEvalExprSwitchContext(d->exprs[a], econtext, &nulls[a]);
-		}
-	}
 
 	values[cols->task - 1] = PointerGetDatum(spec->task);
 	nulls[cols->task - 1] = spec->task == NULL;
@@ -1804,8 +1902,8 @@ DirectFill(const DirectInsert *d, Relation rel, TupleTableSlot *slot,
 	nulls[cols->body - 1] = spec->body_isnull;
 	nulls[cols->scheduled_at - 1] = false;
 	if (spec->scheduled_at_isnull)
-		values[cols->scheduled_at - 1] = TimestampTzGetDatum(now);
-	else if (timestamps)
+		values[cols->scheduled_at - 1] = TimestampTzGetDatum(jobs->now);
+	else if (jobs->timestamps)
 		values[cols->scheduled_at - 1] =
 			DirectFunctionCall1(timestamp_timestamptz, spec->scheduled_at);
 	else
@@ -1826,34 +1924,68 @@ DirectFill(const DirectInsert *d, Relation rel, TupleTableSlot *slot,
 		Int32GetDatum(spec->max_retries_isnull ? PGJOBS_DEFAULT_MAX_RETRIES : spec->max_retries);
 	if (d->job_control)
 	{
-		values[cols->published_by - 1] = caller;
+		values[cols->published_by - 1] = jobs->caller;
 		nulls[cols->published_by - 1] = false;
 	}
 
-	for (a = 0; a < natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a);
-
-		if (nulls[a] && att->attnotnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-							NameStr(att->attname), RelationGetRelationName(rel)),
-					 errtablecol(rel, a + 1)));
-	}
 	if (nulls[cols->job_id - 1])
 		elog(ERROR, "pgjobs: a queued job has no claim key");
-	*job_id = DatumGetInt64(values[cols->job_id - 1]);
-	*key = DatumGetTimestampTz(values[cols->scheduled_at - 1]);
-	ExecStoreVirtualTuple(slot);
+	jobs->ids[row] = DatumGetInt64(values[cols->job_id - 1]);
+	jobs->keys[row] = DatumGetTimestampTz(values[cols->scheduled_at - 1]);
 }
 
+/* What DirectFillFinished needs besides the row number. */
+typedef struct DirectFinishedRows
+{
+	SPITupleTable *tuptable;	/* the finishing DELETE's RETURNING */
+	int			result_col;		/* its column of each job's result, or 0 */
+	Datum		result;			/* if 0: every job's result */
+	bool		result_isnull;
+	TimestampTz now;
+} DirectFinishedRows;
+
 /*
- * DirectIndexJob adds the job just inserted from slot to every index that
+ * DirectFillFinished puts into values and nulls the row of jobs.job that
+ * finished row row of a DirectFinishedRows becomes: the job as it was,
+ * succeeded, with its result, finished now.
+ */
+static void
+DirectFillFinished(const DirectInsert *d, Datum *values, bool *nulls, int row, void *arg)
+{
+	DirectFinishedRows *rows = (DirectFinishedRows *) arg;
+	HeapTuple	tuple = rows->tuptable->vals[row];
+	TupleDesc	desc = rows->tuptable->tupdesc;
+	int			a;
+
+	for (a = 0; a < d->desc->natts; a++)
+	{
+		if (d->from[a] > 0)
+			values[a] = SPI_getbinval(tuple, desc, d->from[a], &nulls[a]);
+	}
+	values[d->status - 1] = d->succeeded;
+	nulls[d->status - 1] = false;
+	if (rows->result_col > 0)
+		values[d->result - 1] = SPI_getbinval(tuple, desc, rows->result_col,
+											  &nulls[d->result - 1]);
+	else
+	{
+		values[d->result - 1] = rows->result;
+		nulls[d->result - 1] = rows->result_isnull;
+	}
+	values[d->finished_at - 1] = TimestampTzGetDatum(rows->now);
+	nulls[d->finished_at - 1] = false;
+}
+
+/* How the caller of DirectWrite fills in the columns it gives. */
+typedef void (*DirectFillRow) (const DirectInsert *d, Datum *values, bool *nulls,
+							   int row, void *arg);
+
+/*
+ * DirectIndexRow adds the row just inserted from slot to every index that
  * takes it, as ExecInsertIndexTuples would.
  */
 static void
-DirectIndexJob(const DirectInsert *d, Relation rel, Relation *irels,
+DirectIndexRow(const DirectInsert *d, Relation rel, Relation *irels,
 			   TupleTableSlot *slot, ExprContext *econtext)
 {
 	int			i;
@@ -1876,13 +2008,14 @@ DirectIndexJob(const DirectInsert *d, Relation rel, Relation *irels,
 }
 
 /*
- * DirectWrite writes the n jobs of specs into rel (locked) as d prepares
- * it, and puts each one's id and claim key in ids and keys.
+ * DirectWrite writes n rows into rel (locked) as d prepares it: fill puts
+ * the columns given into each (with arg and the row's number), the others
+ * take their defaults.
  */
 static void
-DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
-			bool timestamps, int64 *ids, TimestampTz *keys)
+DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void *arg)
 {
+	TupleDesc	rel_desc = RelationGetDescr(rel);
 	Relation   *irels;
 	ExprContext *econtext;
 	MemoryContext cxt;
@@ -1890,8 +2023,6 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 	Datum	   *stmt_values;
 	bool	   *stmt_nulls;
 	TupleTableSlot **slots;
-	Datum		caller = (Datum) 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	CommandId	cid;
 	int			nslots;
 	int			natts = d->desc->natts;
@@ -1905,7 +2036,7 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 		irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
 	econtext = CreateStandaloneExprContext();
 
-	/* the values that are the same for every job of the call */
+	/* the values that are the same for every row of the call */
 	stmt_values = palloc(sizeof(Datum) * natts);
 	stmt_nulls = palloc(sizeof(bool) * natts);
 	for (i = 0; i < natts; i++)
@@ -1915,8 +2046,6 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 		if (d->source[i] == DIRECT_STATEMENT)
 			stmt_values[i] = ExecEvalExpr(d->exprs[i], econtext, &stmt_nulls[i]);
 	}
-	if (d->job_control)
-		caller = CallerName();
 
 	/*
 	 * The slots share d's copy of the descriptor, which is not reference
@@ -1937,10 +2066,35 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 		ResetExprContext(econtext);
 		for (i = 0; i < m; i++)
 		{
-			ExecClearTuple(slots[i]);
-			DirectFill(d, rel, slots[i], &specs[base + i], timestamps,
-					   stmt_values, stmt_nulls, caller, now, econtext,
-					   &ids[base + i], &keys[base + i]);
+			TupleTableSlot *slot = slots[i];
+			Datum	   *values = slot->tts_values;
+			bool	   *nulls = slot->tts_isnull;
+			int			a;
+
+			ExecClearTuple(slot);
+			memcpy(values, stmt_values, sizeof(Datum) * natts);
+			memcpy(nulls, stmt_nulls, sizeof(bool) * natts);
+			if (d->has_row_exprs)
+			{
+				for (a = 0; a < natts; a++)
+				{
+					if (d->source[a] == DIRECT_ROW)
+						values[a] = ExecEvalExprSwitchContext(d->exprs[a], econtext, &nulls[a]);
+				}
+			}
+			fill(d, values, nulls, base + i, arg);
+			for (a = 0; a < natts; a++)
+			{
+				Form_pg_attribute att = TupleDescAttr(rel_desc, a);
+
+				if (nulls[a] && att->attnotnull)
+					ereport(ERROR,
+							(errcode(ERRCODE_NOT_NULL_VIOLATION),
+							 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+									NameStr(att->attname), RelationGetRelationName(rel)),
+							 errtablecol(rel, a + 1)));
+			}
+			ExecStoreVirtualTuple(slot);
 		}
 		if (m == 1)
 			table_tuple_insert(rel, slots[0], cid, 0, NULL);
@@ -1952,7 +2106,7 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 			MemoryContextSwitchTo(cxt);
 		}
 		for (i = 0; i < m; i++)
-			DirectIndexJob(d, rel, irels, slots[i], econtext);
+			DirectIndexRow(d, rel, irels, slots[i], econtext);
 	}
 
 	for (i = 0; i < nslots; i++)
@@ -1962,6 +2116,175 @@ DirectWrite(const DirectInsert *d, Relation rel, const JobSpec *specs, int n,
 		index_close(irels[i], NoLock);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+}
+
+/*
+ * DirectBuildFinished prepares ack's DirectInsert for jobs.job (rel,
+ * locked), whose rows come from those the finishing DELETE of
+ * jobs.job_queue (queue_relid) returns: the columns of the list columns
+ * (FINISHED_COLUMNS, in order), which must have the same types in both
+ * tables, and status, result and finished_at.
+ */
+static void
+DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control, const char *columns)
+{
+	MemoryContext old = CurrentMemoryContext;
+	DirectInsert *d = DirectBegin(&direct_finished, rel, job_control);
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool	   *given = palloc0(sizeof(bool) * desc->natts);
+	char	   *list = pstrdup(columns);
+	List	   *names = NIL;
+	ListCell   *lc;
+	bool		ok;
+
+	d->queue_relid = queue_relid;
+	d->from = palloc0(sizeof(AttrNumber) * desc->natts);
+	ok = SplitIdentifierString(list, ',', &names);
+	d->from_natts = list_length(names);
+	d->from_types = palloc0(sizeof(Oid) * Max(d->from_natts, 1));
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		AttrNumber	queue_att = get_attnum(queue_relid, name);
+		AttrNumber	att;
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		if (!ok || queue_att == InvalidAttrNumber)
+		{
+			ok = false;
+			break;
+		}
+		get_atttypetypmodcoll(queue_relid, queue_att, &type, &typmod, &collation);
+		att = DirectColumn(rel, name, type, true);
+		if (att == InvalidAttrNumber ||
+			(TupleDescAttr(desc, att - 1)->atttypmod >= 0 &&
+			 TupleDescAttr(desc, att - 1)->atttypmod != typmod))
+		{
+			ok = false;
+			break;
+		}
+		d->from[att - 1] = foreach_current_index(lc) + 1;
+		d->from_types[foreach_current_index(lc)] = type;
+		given[att - 1] = true;
+	}
+	d->result = DirectColumn(rel, "result", JSONBOID, false);
+	d->finished_at = DirectColumn(rel, "finished_at", TIMESTAMPTZOID, false);
+	d->status = InvalidAttrNumber;
+	if (ok)
+	{
+		int			i;
+
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), "status") == 0 &&
+				get_typtype(att->atttypid) == TYPTYPE_ENUM)
+			{
+				d->status = att->attnum;
+				d->succeeded = DirectFunctionCall2(enum_in, CStringGetDatum("succeeded"),
+												   ObjectIdGetDatum(att->atttypid));
+			}
+		}
+	}
+	if (ok && d->status != InvalidAttrNumber && d->result != InvalidAttrNumber &&
+		d->finished_at != InvalidAttrNumber && !given[d->status - 1] &&
+		!given[d->result - 1] && !given[d->finished_at - 1])
+	{
+		given[d->status - 1] = true;
+		given[d->result - 1] = true;
+		given[d->finished_at - 1] = true;
+		d->usable = DirectPrepare(rel, d, given);
+	}
+	MemoryContextSwitchTo(old);
+	direct_finished.d = d;
+}
+
+/*
+ * DirectFinishedTable returns jobs.job, locked, if ack may write its rows
+ * directly (see DirectInsert), or NULL if it must run the INSERT.
+ */
+static Relation
+DirectFinishedTable(bool job_control)
+{
+	Oid			queue_relid;
+	Oid			relid;
+	Relation	rel;
+
+	if (direct_busy || XactReadOnly || IsInParallelMode())
+		return NULL;
+	queue_relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
+	relid = RangeVarGetRelid(makeRangeVar("jobs", "job", -1), RowExclusiveLock, true);
+	if (!OidIsValid(queue_relid) || !OidIsValid(relid))
+		return NULL;
+	/* locking them took in every invalidation before */
+	rel = table_open(relid, NoLock);
+	if (direct_finished.stale || direct_finished.d == NULL ||
+		direct_finished.d->relid != relid || direct_finished.d->queue_relid != queue_relid ||
+		direct_finished.d->job_control != job_control)
+		DirectBuildFinished(rel, queue_relid, job_control,
+							job_control ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0);
+	if (!direct_finished.d->usable ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+	{
+		table_close(rel, RowExclusiveLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * DirectWriteFinished writes into jobs.job (rel, from DirectFinishedTable)
+ * the jobs of the last SPI result, a finishing DELETE's RETURNING:
+ * succeeded at now, each with the result in column result_col of its row,
+ * or result if result_col is 0.  It closes rel, keeping the lock.
+ */
+static void
+DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnull,
+					TimestampTz now)
+{
+	const DirectInsert *d = direct_finished.d;
+	DirectFinishedRows rows;
+	TupleDesc	desc;
+	int			i;
+
+	if (SPI_processed == 0)
+	{
+		table_close(rel, NoLock);
+		return;
+	}
+	if (SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: the finishing statement returned no rows");
+	desc = SPI_tuptable->tupdesc;
+	if (desc->natts < d->from_natts + (result_col > 0 ? 1 : 0))
+		elog(ERROR, "pgjobs: the finishing statement returned %d columns", desc->natts);
+	for (i = 0; i < d->from_natts; i++)
+	{
+		if (TupleDescAttr(desc, i)->atttypid != d->from_types[i])
+			elog(ERROR, "pgjobs: finished column %d has type %u, expected %u", i + 1,
+				 TupleDescAttr(desc, i)->atttypid, d->from_types[i]);
+	}
+	if (result_col > 0 && TupleDescAttr(desc, result_col - 1)->atttypid != JSONBOID)
+		elog(ERROR, "pgjobs: the finishing statement returned no results");
+
+	rows.tuptable = SPI_tuptable;
+	rows.result_col = result_col;
+	rows.result = result;
+	rows.result_isnull = result_isnull;
+	rows.now = now;
+	direct_busy = true;
+	PG_TRY();
+	{
+		DirectWrite(d, rel, (int) SPI_processed, DirectFillFinished, &rows);
+	}
+	PG_FINALLY();
+	{
+		direct_busy = false;
+	}
+	PG_END_TRY();
+	table_close(rel, NoLock);
 }
 
 /*
@@ -1977,10 +2300,12 @@ DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
 	bool		job_control = CatalogHasJobControl();
 	Oid			relid;
 	Relation	rel;
+	DirectJobs	jobs;
 
 	/*
 	 * A call made while another is writing (a function an index calls, say)
-	 * takes the INSERT: direct is the other's, and must not be rebuilt.
+	 * takes the INSERT: the DirectInsert is the other's, and must not be
+	 * rebuilt.
 	 */
 	if (n <= 0 || direct_busy || XactReadOnly || IsInParallelMode())
 		return false;
@@ -1989,20 +2314,26 @@ DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
 		return false;
 	/* locking it took in every invalidation before it */
 	rel = table_open(relid, NoLock);
-	if (direct_stale || direct == NULL || direct->relid != relid ||
-		direct->job_control != job_control)
-		DirectBuild(rel, job_control);
-	if (!direct->usable ||
+	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
+		direct_queue.d->job_control != job_control)
+		DirectBuildQueue(rel, job_control);
+	if (!direct_queue.d->usable ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 	{
 		table_close(rel, RowExclusiveLock);
 		return false;
 	}
 
+	jobs.specs = specs;
+	jobs.timestamps = timestamps;
+	jobs.caller = job_control ? CallerName() : (Datum) 0;
+	jobs.now = GetCurrentTransactionStartTimestamp();
+	jobs.ids = ids;
+	jobs.keys = keys;
 	direct_busy = true;
 	PG_TRY();
 	{
-		DirectWrite(direct, rel, specs, n, timestamps, ids, keys);
+		DirectWrite(direct_queue.d, rel, n, DirectFillJob, &jobs);
 	}
 	PG_FINALLY();
 	{
@@ -2825,6 +3156,8 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		done;
 	bool		count_ends;
+	bool		job_control = CatalogHasJobControl();
+	Relation	finished;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
@@ -2837,8 +3170,20 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 
 	count_ends = EndsCounted();
 	ConnectSPI();
-	ExecutePlan(CatalogHasJobControl() ? PLAN_FINISH_1_1 : PLAN_FINISH,
-				values, nulls, SPI_OK_INSERT_RETURNING);
+	if ((finished = DirectFinishedTable(job_control)) != NULL)
+	{
+		/* the DELETE, then the job into jobs.job directly */
+		values[2] = values[3];
+		nulls[2] = nulls[3];
+		ExecutePlan(job_control ? PLAN_FINISH_TAKE_1_1 : PLAN_FINISH_TAKE,
+					values, nulls, SPI_OK_DELETE_RETURNING);
+		if (SPI_processed > 1)
+			elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
+		DirectWriteFinished(finished, 0, result, result_isnull, now);
+	}
+	else
+		ExecutePlan(job_control ? PLAN_FINISH_1_1 : PLAN_FINISH,
+					values, nulls, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed > 1)
 		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
 	done = (SPI_processed == 1);
@@ -3177,6 +3522,8 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		count;
 	bool		count_ends;
+	Relation	finished;
+	CatalogPlanId id;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = ids;
@@ -3189,15 +3536,25 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 
 	count_ends = EndsCounted();
 	ConnectSPI();
-	if (plans[PLAN_FINISH_BATCH] == NULL)
+	finished = DirectFinishedTable(true);
+	id = finished != NULL ? PLAN_FINISH_BATCH_TAKE : PLAN_FINISH_BATCH;
+	if (plans[id] == NULL)
 	{
 		Oid			argtypes[4];
 
-		memcpy(argtypes, plan_defs[PLAN_FINISH_BATCH].argtypes, sizeof(argtypes));
+		memcpy(argtypes, plan_defs[id].argtypes, sizeof(argtypes));
 		argtypes[2] = JSONBARRAYOID;
-		plans[PLAN_FINISH_BATCH] = PreparePlan(&plan_defs[PLAN_FINISH_BATCH], argtypes);
+		plans[id] = PreparePlan(&plan_defs[id], argtypes);
 	}
-	ExecutePlan(PLAN_FINISH_BATCH, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (finished != NULL)
+	{
+		/* the DELETE, then the jobs into jobs.job directly */
+		ExecutePlan(id, values, nulls, SPI_OK_DELETE_RETURNING);
+		DirectWriteFinished(finished, SPI_tuptable != NULL ? SPI_tuptable->tupdesc->natts : 0,
+							(Datum) 0, true, now);
+	}
+	else
+		ExecutePlan(id, values, nulls, SPI_OK_INSERT_RETURNING);
 	count = SPI_processed;
 	if (count_ends)
 		NoteEndedRows();
