@@ -1942,6 +1942,8 @@ typedef struct DirectFinishedRows
 	Datum		result;			/* if 0: every job's result */
 	bool		result_isnull;
 	TimestampTz now;
+	Datum	   *row_values;		/* scratch: one returned row, deformed */
+	bool	   *row_nulls;
 } DirectFinishedRows;
 
 /*
@@ -1953,20 +1955,25 @@ static void
 DirectFillFinished(const DirectInsert *d, Datum *values, bool *nulls, int row, void *arg)
 {
 	DirectFinishedRows *rows = (DirectFinishedRows *) arg;
-	HeapTuple	tuple = rows->tuptable->vals[row];
-	TupleDesc	desc = rows->tuptable->tupdesc;
 	int			a;
 
+	heap_deform_tuple(rows->tuptable->vals[row], rows->tuptable->tupdesc,
+					  rows->row_values, rows->row_nulls);
 	for (a = 0; a < d->desc->natts; a++)
 	{
 		if (d->from[a] > 0)
-			values[a] = SPI_getbinval(tuple, desc, d->from[a], &nulls[a]);
+		{
+			values[a] = rows->row_values[d->from[a] - 1];
+			nulls[a] = rows->row_nulls[d->from[a] - 1];
+		}
 	}
 	values[d->status - 1] = d->succeeded;
 	nulls[d->status - 1] = false;
 	if (rows->result_col > 0)
-		values[d->result - 1] = SPI_getbinval(tuple, desc, rows->result_col,
-											  &nulls[d->result - 1]);
+	{
+		values[d->result - 1] = rows->row_values[rows->result_col - 1];
+		nulls[d->result - 1] = rows->row_nulls[rows->result_col - 1];
+	}
 	else
 	{
 		values[d->result - 1] = rows->result;
@@ -2270,6 +2277,8 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 		elog(ERROR, "pgjobs: the finishing statement returned no results");
 
 	rows.tuptable = SPI_tuptable;
+	rows.row_values = palloc(sizeof(Datum) * desc->natts);
+	rows.row_nulls = palloc(sizeof(bool) * desc->natts);
 	rows.result_col = result_col;
 	rows.result = result;
 	rows.result_isnull = result_isnull;
