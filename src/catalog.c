@@ -354,12 +354,12 @@
 	" SELECT job_id, task, status::pg_catalog.text, NULL::pg_catalog.int4," \
 	"        NULL::pg_catalog.timestamptz FROM finished"
 
-/* Columns jobs.job takes from a finished job_queue row (schema 1.1). */
-/* The same before 1.1. */
+/* Columns jobs.job takes from a finished job_queue row, before 1.1. */
 #define FINISHED_COLUMNS_1_0 \
 	"job_id, task, body, priority, attempts, max_retries, timeout," \
 	" last_error, created_at, scheduled_at, started_at"
 
+/* The same in schema 1.1. */
 #define FINISHED_COLUMNS \
 	"job_id, task, body, priority, attempts, max_retries, timeout," \
 	" last_error, created_at, scheduled_at, started_at, unique_key," \
@@ -1526,6 +1526,7 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
  * Otherwise the INSERT statement runs, and does whatever it does.
  */
 #define DIRECT_INSERT_CHUNK	256
+#define DIRECT_FINISH_MAX	10000	/* jobs an ack_batch writes directly */
 
 /* The columns publish writes, as attribute numbers of jobs.job_queue. */
 typedef struct DirectColumns
@@ -1704,6 +1705,9 @@ DirectPrepareDefaults(Relation rel, DirectInsert *d, const bool *given)
 			return false;
 		if (given[i])
 		{
+			/* an INSERT refuses a value for it */
+			if (att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+				return false;
 			d->source[i] = DIRECT_GIVEN;
 			continue;
 		}
@@ -2126,6 +2130,19 @@ DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void
 }
 
 /*
+ * DirectAllowed says whether the current role may do what the INSERT it
+ * replaces needs of relid: insert, and read the columns it returns.  With
+ * an executor permission hook (sepgsql, pgaudit) the INSERT runs, so that
+ * the hook sees it.
+ */
+static bool
+DirectAllowed(Oid relid)
+{
+	return ExecutorCheckPerms_hook == NULL &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT | ACL_SELECT) == ACLCHECK_OK;
+}
+
+/*
  * DirectBuildFinished prepares ack's DirectInsert for jobs.job (rel,
  * locked), whose rows come from those the finishing DELETE of
  * jobs.job_queue (queue_relid) returns: the columns of the list columns
@@ -2147,6 +2164,21 @@ DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control, const char 
 	d->queue_relid = queue_relid;
 	d->from = palloc0(sizeof(AttrNumber) * desc->natts);
 	ok = SplitIdentifierString(list, ',', &names);
+
+	/*
+	 * The DELETE runs as a statement of its own, before the write: a trigger
+	 * or a rule on the queue (or a row security policy's function) would run
+	 * in between and find the job in neither table, where the old statement
+	 * ran it once the job was in jobs.job.
+	 */
+	{
+		Relation	queue = table_open(queue_relid, NoLock);
+
+		if (queue->trigdesc != NULL || queue->rd_rules != NULL ||
+			queue->rd_rel->relrowsecurity)
+			ok = false;
+		table_close(queue, NoLock);
+	}
 	d->from_natts = list_length(names);
 	d->from_types = palloc0(sizeof(Oid) * Max(d->from_natts, 1));
 	foreach(lc, names)
@@ -2233,8 +2265,7 @@ DirectFinishedTable(bool job_control)
 		direct_finished.d->job_control != job_control)
 		DirectBuildFinished(rel, queue_relid, job_control,
 							job_control ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0);
-	if (!direct_finished.d->usable ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+	if (!direct_finished.d->usable || !DirectAllowed(relid))
 	{
 		table_close(rel, RowExclusiveLock);
 		return NULL;
@@ -2252,7 +2283,7 @@ static void
 DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnull,
 					TimestampTz now)
 {
-	const DirectInsert *d = direct_finished.d;
+	const DirectInsert *d;
 	DirectFinishedRows rows;
 	TupleDesc	desc;
 	int			i;
@@ -2262,10 +2293,29 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 		table_close(rel, NoLock);
 		return;
 	}
+
+	/*
+	 * The DELETE runs no code of the caller's (DirectBuildFinished), but it
+	 * may take in invalidations: if the tables changed, prepare again; the
+	 * job is already gone from the queue, so the write cannot fall back to
+	 * the INSERT.
+	 */
+	d = direct_finished.d;
+	if (direct_finished.stale || d == NULL || d->relid != RelationGetRelid(rel))
+	{
+		Oid			queue_relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1),
+												   NoLock, false);
+
+		DirectBuildFinished(rel, queue_relid, CatalogHasJobControl(),
+							CatalogHasJobControl() ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0);
+		d = direct_finished.d;
+		if (!d->usable)
+			elog(ERROR, "pgjobs: jobs.job changed while a job was being acked");
+	}
 	if (SPI_tuptable == NULL)
 		elog(ERROR, "pgjobs: the finishing statement returned no rows");
 	desc = SPI_tuptable->tupdesc;
-	if (desc->natts < d->from_natts + (result_col > 0 ? 1 : 0))
+	if (desc->natts < d->from_natts || (result_col > 0 && result_col != d->from_natts + 1))
 		elog(ERROR, "pgjobs: the finishing statement returned %d columns", desc->natts);
 	for (i = 0; i < d->from_natts; i++)
 	{
@@ -2326,8 +2376,7 @@ DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
 	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
 		direct_queue.d->job_control != job_control)
 		DirectBuildQueue(rel, job_control);
-	if (!direct_queue.d->usable ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+	if (!direct_queue.d->usable || !DirectAllowed(relid))
 	{
 		table_close(rel, RowExclusiveLock);
 		return false;
@@ -3533,6 +3582,7 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	bool		count_ends;
 	Relation	finished;
 	CatalogPlanId id;
+	ArrayType  *id_array;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = ids;
@@ -3545,7 +3595,15 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 
 	count_ends = EndsCounted();
 	ConnectSPI();
-	finished = DirectFinishedTable(true);
+
+	/*
+	 * The direct write holds every finished row in memory (the DELETE's
+	 * result), where the INSERT streams them: only for batches of a size
+	 * workers ack.
+	 */
+	id_array = DatumGetArrayTypeP(ids);
+	finished = ArrayGetNItems(ARR_NDIM(id_array), ARR_DIMS(id_array)) <= DIRECT_FINISH_MAX ?
+		DirectFinishedTable(true) : NULL;
 	id = finished != NULL ? PLAN_FINISH_BATCH_TAKE : PLAN_FINISH_BATCH;
 	if (plans[id] == NULL)
 	{
@@ -3559,8 +3617,7 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	{
 		/* the DELETE, then the jobs into jobs.job directly */
 		ExecutePlan(id, values, nulls, SPI_OK_DELETE_RETURNING);
-		DirectWriteFinished(finished, SPI_tuptable != NULL ? SPI_tuptable->tupdesc->natts : 0,
-							(Datum) 0, true, now);
+		DirectWriteFinished(finished, direct_finished.d->from_natts + 1, (Datum) 0, true, now);
 	}
 	else
 		ExecutePlan(id, values, nulls, SPI_OK_INSERT_RETURNING);

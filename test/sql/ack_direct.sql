@@ -129,6 +129,24 @@ SELECT count(*) FROM jobs.ack_batch((SELECT array_agg(job_id) FROM jobs.job_queu
 SELECT finished_intact();
 DROP INDEX jobs.job_task_idx;
 
+-- a trigger on jobs.job_queue: ack takes the one statement, so that the
+-- trigger still finds the job in jobs.job, as it always did
+TRUNCATE jobs.job_queue, jobs.job;
+CREATE FUNCTION seen_finished() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'job % deleted from the queue, in jobs.job: %', OLD.task,
+        (SELECT count(*) FROM jobs.job WHERE job_id = OLD.job_id);
+    RETURN OLD;
+END $$;
+CREATE TRIGGER seen_finished AFTER DELETE ON jobs.job_queue
+    FOR EACH ROW EXECUTE FUNCTION seen_finished();
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('t.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 3) i));
+SELECT count(*) FROM jobs.consume(3);
+SELECT jobs.ack(min(job_id)) FROM jobs.job_queue;
+SELECT count(*) FROM jobs.ack_batch((SELECT array_agg(job_id ORDER BY job_id) FROM jobs.job_queue));
+DROP TRIGGER seen_finished ON jobs.job_queue;
+DROP FUNCTION seen_finished();
+
 -- a CHECK constraint on jobs.job: ack takes the INSERT, which checks it
 TRUNCATE jobs.job_queue, jobs.job;
 SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('c.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 3) i));
