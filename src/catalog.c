@@ -365,6 +365,22 @@
 	" last_error, created_at, scheduled_at, started_at, unique_key," \
 	" progress, progress_note, published_by"
 
+/*
+ * ack_batch's DELETE of the running jobs of the int8[] ids $2 whose claim
+ * still counts at $1 (results $3 and attempts $4: parallel arrays, or
+ * NULL), joined to those arrays as i(id, result, attempt).
+ */
+#define FINISH_BATCH_DELETE \
+	"DELETE FROM jobs.job_queue q" \
+	" USING ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[])," \
+	"                  pg_catalog.unnest($3::jsonb[])," \
+	"                  pg_catalog.unnest($4::pg_catalog.int4[]))" \
+	"       AS i(id, result, attempt)" \
+	" WHERE q.job_id" EQ "i.id" \
+	"   AND (q.status" EQ "'running' AND q.expires_at" GE "$1" \
+	"        AND q.cancel_requested_at IS NULL" \
+	"        AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+
 /* The unique-key index's predicate, for ON CONFLICT and lookups. */
 #define UNIQUE_KEY_TAKEN \
 	"unique_key IS NOT NULL" \
@@ -688,16 +704,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		2, {VARCHAROID, TEXTOID}
 	},
 	[PLAN_FINISH_BATCH] = {
-		"WITH done AS ("
-		"  DELETE FROM jobs.job_queue q"
-		"   USING ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
-		"                    pg_catalog.unnest($3::jsonb[]),"
-		"                    pg_catalog.unnest($4::pg_catalog.int4[]))"
-		"         AS i(id, result, attempt)"
-		"   WHERE q.job_id" EQ "i.id"
-		"     AND (q.status" EQ "'running' AND q.expires_at" GE "$1"
-		"          AND q.cancel_requested_at IS NULL"
-		"          AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+		"WITH done AS (" FINISH_BATCH_DELETE
 		"  RETURNING i.result, q.job_id, q.task, q.body, q.priority, q.attempts,"
 		"            q.max_retries, q.timeout, q.last_error, q.created_at,"
 		"            q.scheduled_at, q.started_at, q.unique_key, q.progress,"
@@ -728,15 +735,7 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		3, {TIMESTAMPTZOID, INT8OID, INT4OID}
 	},
 	[PLAN_FINISH_BATCH_TAKE] = {
-		"DELETE FROM jobs.job_queue q"
-		" USING ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
-		"                  pg_catalog.unnest($3::jsonb[]),"
-		"                  pg_catalog.unnest($4::pg_catalog.int4[]))"
-		"       AS i(id, result, attempt)"
-		" WHERE q.job_id" EQ "i.id"
-		"   AND (q.status" EQ "'running' AND q.expires_at" GE "$1"
-		"        AND q.cancel_requested_at IS NULL"
-		"        AND (i.attempt IS NULL OR q.attempts" EQ "i.attempt)) IS TRUE"
+		FINISH_BATCH_DELETE
 		" RETURNING " FINISHED_COLUMNS ", i.result",
 		4, {TIMESTAMPTZOID, INT8ARRAYOID, InvalidOid, INT4ARRAYOID}
 	},
