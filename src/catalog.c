@@ -33,6 +33,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_relation.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -1502,7 +1503,8 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
 /*
  * Direct insertion.  jobs.publish and jobs.publish_bulk write their jobs
  * into jobs.job_queue themselves, the way COPY does, rather than through an
- * INSERT statement: a single publish skips the executor's start-up of a
+ * INSERT statement (and jobs.ack and jobs.ack_batch, after their DELETE,
+ * write the finished jobs into jobs.job the same way): a single publish skips the executor's start-up of a
  * 23-column insert and the compilation of three partial-index predicates
  * that every INSERT statement repeats, and a bulk one puts all the jobs
  * that fit on a heap page in one WAL record (heap_multi_insert) instead of
@@ -1512,9 +1514,9 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
  *
  * What an INSERT needs that does not change from one statement to the next
  * (the columns, their defaults, the indexes and their predicates) is
- * prepared once per backend in DirectInsert and rebuilt after any change
- * to jobs.job_queue or its indexes (a relcache invalidation), checked each
- * time the table has been locked.
+ * prepared once per backend and table in a DirectInsert and rebuilt after
+ * any change to the table or its indexes (a relcache invalidation),
+ * checked each time the table has been locked.
  *
  * It applies only when an INSERT would do nothing more: a plain table with
  * no trigger (foreign keys included), no rule, no row security, no CHECK
@@ -1573,7 +1575,6 @@ typedef struct DirectInsert
 	Datum	   *consts;			/* per column, for DIRECT_CONST */
 	bool	   *const_nulls;
 	ExprState **exprs;			/* per column, for DIRECT_STATEMENT and _ROW */
-	bool		has_statement_exprs;
 	bool		has_row_exprs;
 	int			nindexes;
 	DirectIndex *indexes;
@@ -1631,20 +1632,15 @@ InvalidateDirect(Datum arg, Oid relid)
 static AttrNumber
 DirectColumn(Relation rel, const char *name, Oid typid, bool any_typmod)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
+	AttrNumber	attnum = attnameAttNum(rel, name, false);
+	Form_pg_attribute att;
 
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
-			continue;
-		if (att->atttypid != typid || (!any_typmod && att->atttypmod >= 0))
-			return InvalidAttrNumber;
-		return att->attnum;
-	}
-	return InvalidAttrNumber;
+	if (attnum <= 0)
+		return InvalidAttrNumber;
+	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	if (att->atttypid != typid || (!any_typmod && att->atttypmod >= 0))
+		return InvalidAttrNumber;
+	return attnum;
 }
 
 /* IsUserFunction is true of functions that do not come with PostgreSQL. */
@@ -1736,7 +1732,6 @@ DirectPrepareDefaults(Relation rel, DirectInsert *d, const bool *given)
 		{
 			d->source[i] = DIRECT_STATEMENT;
 			d->exprs[i] = ExecInitExpr(expr, NULL);
-			d->has_statement_exprs = true;
 		}
 	}
 	return true;
@@ -2144,13 +2139,15 @@ DirectAllowed(Oid relid)
 /*
  * DirectBuildFinished prepares ack's DirectInsert for jobs.job (rel,
  * locked), whose rows come from those the finishing DELETE of
- * jobs.job_queue (queue_relid) returns: the columns of the list columns
- * (FINISHED_COLUMNS, in order), which must have the same types in both
- * tables, and status, result and finished_at.
+ * jobs.job_queue (queue_relid) returns: the finished columns of the schema
+ * (FINISHED_COLUMNS, or FINISHED_COLUMNS_1_0 before 1.1, in order), which
+ * must have the same types in both tables, and status, result and
+ * finished_at.
  */
 static void
-DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control, const char *columns)
+DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control)
 {
+	const char *columns = job_control ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0;
 	MemoryContext old = CurrentMemoryContext;
 	DirectInsert *d = DirectBegin(&direct_finished, rel, job_control);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -2209,25 +2206,13 @@ DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control, const char 
 	}
 	d->result = DirectColumn(rel, "result", JSONBOID, false);
 	d->finished_at = DirectColumn(rel, "finished_at", TIMESTAMPTZOID, false);
-	d->status = InvalidAttrNumber;
-	if (ok)
-	{
-		int			i;
-
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (!att->attisdropped && strcmp(NameStr(att->attname), "status") == 0 &&
-				get_typtype(att->atttypid) == TYPTYPE_ENUM)
-			{
-				d->status = att->attnum;
-				d->succeeded = DirectFunctionCall2(enum_in, CStringGetDatum("succeeded"),
-												   ObjectIdGetDatum(att->atttypid));
-			}
-		}
-	}
-	if (ok && d->status != InvalidAttrNumber && d->result != InvalidAttrNumber &&
+	d->status = attnameAttNum(rel, "status", false);
+	if (d->status > 0 && get_typtype(TupleDescAttr(desc, d->status - 1)->atttypid) != TYPTYPE_ENUM)
+		d->status = InvalidAttrNumber;
+	if (ok && d->status > 0)
+		d->succeeded = DirectFunctionCall2(enum_in, CStringGetDatum("succeeded"),
+										   ObjectIdGetDatum(TupleDescAttr(desc, d->status - 1)->atttypid));
+	if (ok && d->status > 0 && d->result != InvalidAttrNumber &&
 		d->finished_at != InvalidAttrNumber && !given[d->status - 1] &&
 		!given[d->result - 1] && !given[d->finished_at - 1])
 	{
@@ -2262,8 +2247,7 @@ DirectFinishedTable(bool job_control)
 	if (direct_finished.stale || direct_finished.d == NULL ||
 		direct_finished.d->relid != relid || direct_finished.d->queue_relid != queue_relid ||
 		direct_finished.d->job_control != job_control)
-		DirectBuildFinished(rel, queue_relid, job_control,
-							job_control ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0);
+		DirectBuildFinished(rel, queue_relid, job_control);
 	if (!direct_finished.d->usable || !DirectAllowed(relid))
 	{
 		table_close(rel, RowExclusiveLock);
@@ -2305,8 +2289,7 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 		Oid			queue_relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1),
 												   NoLock, false);
 
-		DirectBuildFinished(rel, queue_relid, CatalogHasJobControl(),
-							CatalogHasJobControl() ? FINISHED_COLUMNS : FINISHED_COLUMNS_1_0);
+		DirectBuildFinished(rel, queue_relid, CatalogHasJobControl());
 		d = direct_finished.d;
 		if (!d->usable)
 			elog(ERROR, "pgjobs: jobs.job changed while a job was being acked");
@@ -2314,7 +2297,8 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 	if (SPI_tuptable == NULL)
 		elog(ERROR, "pgjobs: the finishing statement returned no rows");
 	desc = SPI_tuptable->tupdesc;
-	if (desc->natts < d->from_natts || (result_col > 0 && result_col != d->from_natts + 1))
+	if (desc->natts < d->from_natts + (result_col > 0 ? 1 : 0) ||
+		(result_col > 0 && result_col != d->from_natts + 1))
 		elog(ERROR, "pgjobs: the finishing statement returned %d columns", desc->natts);
 	for (i = 0; i < d->from_natts; i++)
 	{

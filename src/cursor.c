@@ -774,8 +774,8 @@ ClaimCursorCost(const ClaimCursor *cc, int64 pages, uint64 claimed)
  * it when key is NULL; readied says that key is a job's made pending, which
  * widens the priority bounds to its priority (not a periodic check's, whose
  * probe finds what is pending), or, with no key, that jobs may have been
- * made pending where the bounds do not reach, which resets them too.  Call it only once what made jobs
- * claimable is visible to others.
+ * made pending where the bounds do not reach, which resets them too.  Call
+ * it only once what made jobs claimable is visible to others.
  */
 void
 ClaimCursorLower(const ClaimKey *key, bool readied)
