@@ -23,8 +23,10 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
 #include "executor/spi.h"
@@ -44,6 +46,8 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "pgjobs.h"
@@ -110,30 +114,40 @@
 
 /*
  * The claim: lock up to $2 ready jobs in claim order (the partial index
- * job_queue_pending_idx) and mark them running.  RETURNING yields them in
- * no set order: RunClaim sorts them into claim order, which costs less
- * than a CTE and a Sort node set up in the executor at every claim.
+ * job_queue_pending_idx) and mark them running.  It is written two ways,
+ * how: UPDATE, the statement that marks them running and returns them, or
+ * PICK, a SELECT of the same rows FOR UPDATE that returns only the ctid of
+ * each row version it locked, for the direct claim (DirectClaimRows) to
+ * mark running and return as the UPDATE would.  Either yields them in no
+ * set order: RunClaim sorts them into claim order, which costs less than a
+ * CTE and a Sort node set up in the executor at every claim.  The
+ * selection that locks the jobs is the same both ways but for its column:
+ * CLAIM_COLS_UPDATE or CLAIM_COLS_PICK.
  */
-#define CLAIM_UPDATE \
+#define CLAIM_OPEN_UPDATE \
 	"  UPDATE jobs.job_queue q" \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
 	"         expires_at = $1" PLUS \
 	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
 	"   WHERE q.job_id" EQ "ANY (ARRAY("
-#define CLAIM_RETURNING \
+#define CLAIM_CLOSE_UPDATE \
 	"))" \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
 	"            q.expires_at"
-#define CLAIM(extra_qual) \
-	CLAIM_UPDATE \
-	"           SELECT job_id FROM jobs.job_queue" \
+#define CLAIM_COLS_UPDATE "job_id"
+#define CLAIM_OPEN_PICK ""
+#define CLAIM_CLOSE_PICK ""
+#define CLAIM_COLS_PICK "ctid AS tid"
+#define CLAIM(how, extra_qual) \
+	CLAIM_OPEN_##how \
+	"           SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
 	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
 	"            ORDER BY priority DESC, scheduled_at, job_id" \
 	"            LIMIT $2" \
 	"            FOR UPDATE SKIP LOCKED" \
-	CLAIM_RETURNING
+	CLAIM_CLOSE_##how
 
 /*
  * The claim from the claim cursors (cursor.c): the same, reading the claim
@@ -146,45 +160,45 @@
  * branches, each gated by a one-time test of the range, so that the
  * cursor's priority is an equality and scheduled_at <= $1 ends its scan.
  */
-#define CLAIM_RANGE(alias, gate, extra_qual, range_qual) \
-	"SELECT job_id FROM (SELECT job_id FROM jobs.job_queue" \
+#define CLAIM_RANGE(how, alias, gate, extra_qual, range_qual) \
+	"SELECT " alias ".* FROM (SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
 	"  WHERE " gate " AND status" EQ "'pending' AND scheduled_at" LE "$1" \
 	extra_qual range_qual \
 	"  ORDER BY priority DESC, scheduled_at, job_id" \
 	"  LIMIT $2 FOR UPDATE SKIP LOCKED) " alias
-#define CLAIM_FROM(extra_qual, lo, hi, sched, id) \
-	CLAIM_UPDATE \
-	"           SELECT s.job_id" \
+#define CLAIM_FROM(how, extra_qual, lo, hi, sched, id) \
+	CLAIM_OPEN_##how \
+	"           SELECT s.*" \
 	"             FROM ROWS FROM (pg_catalog.unnest(" lo "::pg_catalog.int4[])," \
 	"                             pg_catalog.unnest(" hi "::pg_catalog.int4[])," \
 	"                             pg_catalog.unnest(" sched "::pg_catalog.timestamptz[])," \
 	"                             pg_catalog.unnest(" id "::pg_catalog.int8[]))" \
 	"                  AS r(lo, hi, sched, id)" \
 	"            CROSS JOIN LATERAL (" \
-	CLAIM_RANGE("c", "r.sched IS NOT NULL", extra_qual, \
+	CLAIM_RANGE(how, "c", "r.sched IS NOT NULL", extra_qual, \
 				" AND priority" EQ "r.lo" \
 				" AND (scheduled_at, job_id)" GE "(r.sched, r.id)") \
 	"            UNION ALL " \
-	CLAIM_RANGE("h", "r.sched IS NULL", extra_qual, \
+	CLAIM_RANGE(how, "h", "r.sched IS NULL", extra_qual, \
 				" AND priority" GE "r.lo AND priority" LE "r.hi") \
 	"           ) s LIMIT $2" \
-	CLAIM_RETURNING
+	CLAIM_CLOSE_##how
 
 /*
  * The claim from one range (cursor.c: "Priority bounds"): priority prio
  * from (sched, id) on, which from its head is (-infinity, the lowest id).
  * A plan of a third of CLAIM_FROM's nodes, and one index scan.
  */
-#define CLAIM_AT(extra_qual, prio, sched, id) \
-	CLAIM_UPDATE \
-	"           SELECT job_id FROM jobs.job_queue" \
+#define CLAIM_AT(how, extra_qual, prio, sched, id) \
+	CLAIM_OPEN_##how \
+	"           SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
 	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
 	"              AND priority" EQ prio \
 	"              AND (scheduled_at, job_id)" GE "(" sched ", " id ")" \
 	"            ORDER BY priority DESC, scheduled_at, job_id" \
 	"            LIMIT $2" \
 	"            FOR UPDATE SKIP LOCKED" \
-	CLAIM_RETURNING
+	CLAIM_CLOSE_##how
 
 /* The types of CLAIM_AT's range: prio, sched and id. */
 #define CLAIM_AT_TYPES	INT4OID, TIMESTAMPTZOID, INT8OID
@@ -198,52 +212,113 @@
  * the function scan of the arrays, the nested loop over them and the
  * one-time gates: 12 nodes instead of 16.
  */
-#define CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
-	CLAIM_RANGE("h", "true", extra_qual, \
+#define CLAIM_HEAD_BRANCH(how, extra_qual, lo, hi) \
+	CLAIM_RANGE(how, "h", "true", extra_qual, \
 				" AND priority" GE lo " AND priority" LE hi)
-#define CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
-	CLAIM_RANGE("c", "true", extra_qual, \
+#define CLAIM_CURSOR_BRANCH(how, extra_qual, prio, sched, id) \
+	CLAIM_RANGE(how, "c", "true", extra_qual, \
 				" AND priority" EQ prio \
 				" AND (scheduled_at, job_id)" GE "(" sched ", " id ")")
-#define CLAIM_TWO(extra_qual, lo, hi, prio, sched, id) \
-	CLAIM_UPDATE \
-	"           SELECT s.job_id FROM (" \
-	CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
+#define CLAIM_TWO(how, extra_qual, lo, hi, prio, sched, id) \
+	CLAIM_OPEN_##how \
+	"           SELECT s.* FROM (" \
+	CLAIM_HEAD_BRANCH(how, extra_qual, lo, hi) \
 	"            UNION ALL " \
-	CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
+	CLAIM_CURSOR_BRANCH(how, extra_qual, prio, sched, id) \
 	"           ) s LIMIT $2" \
-	CLAIM_RETURNING
-#define CLAIM_TWO_BELOW(extra_qual, lo, hi, prio, sched, id) \
-	CLAIM_UPDATE \
-	"           SELECT s.job_id FROM (" \
-	CLAIM_CURSOR_BRANCH(extra_qual, prio, sched, id) \
+	CLAIM_CLOSE_##how
+#define CLAIM_TWO_BELOW(how, extra_qual, lo, hi, prio, sched, id) \
+	CLAIM_OPEN_##how \
+	"           SELECT s.* FROM (" \
+	CLAIM_CURSOR_BRANCH(how, extra_qual, prio, sched, id) \
 	"            UNION ALL " \
-	CLAIM_HEAD_BRANCH(extra_qual, lo, hi) \
+	CLAIM_HEAD_BRANCH(how, extra_qual, lo, hi) \
 	"           ) s LIMIT $2" \
-	CLAIM_RETURNING
+	CLAIM_CLOSE_##how
 
 /* The types of CLAIM_TWO's ranges: lo, hi, prio, sched and id. */
 #define CLAIM_TWO_TYPES	INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID
 
+/* The types of CLAIM_FROM's range arrays lo, hi, sched and id. */
+#define CLAIM_RANGE_TYPES	INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID
+
 /*
- * The four plans of a two-range claim statement two (CLAIM_TWO or
- * CLAIM_TWO_BELOW): plain, topic, blocked, and topic and blocked.
+ * The four plans of a claim of one shape, written how: plain, topic
+ * (like_pattern $3), blocked (blocked and allowed patterns) and topic and
+ * blocked, each with the shape's own parameters after those: none for
+ * CLAIM, CLAIM_AT's three, CLAIM_FROM's four, and five for CLAIM_TWO and
+ * CLAIM_TWO_BELOW (two).
  */
-#define CLAIM_TWO_DEFS(two, plain, topic, blocked, topic_blocked) \
+#define CLAIM_HEAD_DEFS(how, plain, topic, blocked, topic_blocked) \
 	[plain] = { \
-		two("", "$3", "$4", "$5", "$6", "$7"), \
+		CLAIM(how, ""), \
+		2, {TIMESTAMPTZOID, INT4OID} \
+	}, \
+	[topic] = { \
+		CLAIM(how, " AND task" LIKE "$3"), \
+		3, {TIMESTAMPTZOID, INT4OID, TEXTOID} \
+	}, \
+	[blocked] = { \
+		CLAIM(how, NOT_BLOCKED("$3") ALLOWED("$4")), \
+		4, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID} \
+	}, \
+	[topic_blocked] = { \
+		CLAIM(how, " AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5")), \
+		5, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID} \
+	}
+#define CLAIM_AT_DEFS(how, plain, topic, blocked, topic_blocked) \
+	[plain] = { \
+		CLAIM_AT(how, "", "$3", "$4", "$5"), \
+		5, {TIMESTAMPTZOID, INT4OID, CLAIM_AT_TYPES} \
+	}, \
+	[topic] = { \
+		CLAIM_AT(how, " AND task" LIKE "$3", "$4", "$5", "$6"), \
+		6, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_AT_TYPES} \
+	}, \
+	[blocked] = { \
+		CLAIM_AT(how, NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7"), \
+		7, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_AT_TYPES} \
+	}, \
+	[topic_blocked] = { \
+		CLAIM_AT(how, " AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"), \
+				 "$6", "$7", "$8"), \
+		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, \
+			CLAIM_AT_TYPES} \
+	}
+#define CLAIM_FROM_DEFS(how, plain, topic, blocked, topic_blocked) \
+	[plain] = { \
+		CLAIM_FROM(how, "", "$3", "$4", "$5", "$6"), \
+		6, {TIMESTAMPTZOID, INT4OID, CLAIM_RANGE_TYPES} \
+	}, \
+	[topic] = { \
+		CLAIM_FROM(how, " AND task" LIKE "$3", "$4", "$5", "$6", "$7"), \
+		7, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_RANGE_TYPES} \
+	}, \
+	[blocked] = { \
+		CLAIM_FROM(how, NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8"), \
+		8, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_RANGE_TYPES} \
+	}, \
+	[topic_blocked] = { \
+		CLAIM_FROM(how, " AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"), \
+				   "$6", "$7", "$8", "$9"), \
+		9, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, \
+			CLAIM_RANGE_TYPES} \
+	}
+#define CLAIM_TWO_DEFS(two, how, plain, topic, blocked, topic_blocked) \
+	[plain] = { \
+		two(how, "", "$3", "$4", "$5", "$6", "$7"), \
 		7, {TIMESTAMPTZOID, INT4OID, CLAIM_TWO_TYPES} \
 	}, \
 	[topic] = { \
-		two(" AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"), \
+		two(how, " AND task" LIKE "$3", "$4", "$5", "$6", "$7", "$8"), \
 		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_TWO_TYPES} \
 	}, \
 	[blocked] = { \
-		two(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"), \
+		two(how, NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8", "$9"), \
 		9, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_TWO_TYPES} \
 	}, \
 	[topic_blocked] = { \
-		two(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"), \
+		two(how, " AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"), \
 			"$6", "$7", "$8", "$9", "$10"), \
 		10, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, \
 			 CLAIM_TWO_TYPES} \
@@ -264,14 +339,18 @@
 #define AT_PRIORITY(param) \
 	" AND priority" EQ "ANY (ARRAY[" param "::pg_catalog.int4])"
 
-/* The types of CLAIM_FROM's range arrays lo, hi, sched and id. */
-#define CLAIM_RANGE_TYPES	INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID
-
-/* The columns of a claim's rows that make up its claim key, and its lease. */
+/*
+ * The columns of a claim's rows (CLAIM_CLOSE_UPDATE's RETURNING, and the
+ * rows of the direct claim, DirectClaimRows): the claim key, the attempt,
+ * the timeout and the lease.
+ */
 #define CLAIM_COL_JOB_ID		1
+#define CLAIM_COL_ATTEMPTS		4
 #define CLAIM_COL_PRIORITY		6
+#define CLAIM_COL_TIMEOUT		7
 #define CLAIM_COL_SCHEDULED_AT	9
 #define CLAIM_COL_EXPIRES_AT	10
+#define CLAIM_NCOLS				10
 
 /*
  * The claim an ack or nack ends is still current: the job is running, its
@@ -440,6 +519,7 @@ typedef enum CatalogPlanId
 	PLAN_FINISH_TAKE,
 	PLAN_FINISH_TAKE_1_1,
 	PLAN_FINISH_BATCH_TAKE,
+	PLAN_FINISH_BATCH_TAKE_IDS,
 	PLAN_FAIL_BATCH,
 	PLAN_TOUCH,
 	PLAN_PROGRESS,
@@ -480,6 +560,27 @@ typedef enum CatalogPlanId
 	PLAN_CLAIM_TOPIC_TWO_BELOW,
 	PLAN_CLAIM_BLOCKED_TWO_BELOW,
 	PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW,
+	/* the claims as the direct claim runs them (CLAIM_OPEN_PICK) */
+	PLAN_PICK,
+	PLAN_PICK_TOPIC,
+	PLAN_PICK_BLOCKED,
+	PLAN_PICK_TOPIC_BLOCKED,
+	PLAN_PICK_FROM,
+	PLAN_PICK_TOPIC_FROM,
+	PLAN_PICK_BLOCKED_FROM,
+	PLAN_PICK_TOPIC_BLOCKED_FROM,
+	PLAN_PICK_AT,
+	PLAN_PICK_TOPIC_AT,
+	PLAN_PICK_BLOCKED_AT,
+	PLAN_PICK_TOPIC_BLOCKED_AT,
+	PLAN_PICK_TWO,
+	PLAN_PICK_TOPIC_TWO,
+	PLAN_PICK_BLOCKED_TWO,
+	PLAN_PICK_TOPIC_BLOCKED_TWO,
+	PLAN_PICK_TWO_BELOW,
+	PLAN_PICK_TOPIC_TWO_BELOW,
+	PLAN_PICK_BLOCKED_TWO_BELOW,
+	PLAN_PICK_TOPIC_BLOCKED_TWO_BELOW,
 	NUM_PLANS
 } CatalogPlanId;
 
@@ -522,14 +623,6 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"        AS j(task, body, scheduled_at, timeout, priority, max_retries)"
 		" RETURNING job_id, priority, scheduled_at",
 		1, {InvalidOid}
-	},
-	[PLAN_CLAIM] = {
-		CLAIM(""),
-		2, {TIMESTAMPTZOID, INT4OID}
-	},
-	[PLAN_CLAIM_TOPIC] = {
-		CLAIM(" AND task" LIKE "$3"),
-		3, {TIMESTAMPTZOID, INT4OID, TEXTOID}
 	},
 	[PLAN_EXPIRE] = {
 		"WITH target AS MATERIALIZED ("
@@ -740,6 +833,18 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" RETURNING " FINISHED_COLUMNS ", i.result",
 		4, {TIMESTAMPTZOID, INT8ARRAYOID, InvalidOid, INT4ARRAYOID}
 	},
+	/*
+	 * The same without results or attempts, the common batch: one scan of
+	 * the primary key for all the ids, not one per id.
+	 */
+	[PLAN_FINISH_BATCH_TAKE_IDS] = {
+		"DELETE FROM jobs.job_queue q"
+		" WHERE q.job_id" EQ "ANY ($2::pg_catalog.int8[])"
+		"   AND (q.status" EQ "'running' AND q.expires_at" GE "$1"
+		"        AND q.cancel_requested_at IS NULL) IS TRUE"
+		" RETURNING " FINISHED_COLUMNS ", NULL::pg_catalog.jsonb",
+		2, {TIMESTAMPTZOID, INT8ARRAYOID}
+	},
 	[PLAN_FAIL_BATCH] = {
 		"WITH target AS MATERIALIZED ("
 		"  SELECT q.job_id FROM jobs.job_queue q"
@@ -853,14 +958,6 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" RETURNING job_id, task, priority, scheduled_at",
 		3, {TIMESTAMPTZOID, TEXTOID, BOOLOID}
 	},
-	[PLAN_CLAIM_BLOCKED] = {
-		CLAIM(NOT_BLOCKED("$3") ALLOWED("$4")),
-		4, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID}
-	},
-	[PLAN_CLAIM_TOPIC_BLOCKED] = {
-		CLAIM(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5")),
-		5, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
-	},
 	[PLAN_CONTROLS] = {
 		"SELECT pattern, paused, max_running IS NOT NULL OR rate IS NOT NULL,"
 		"       rate IS NOT NULL, max_running"
@@ -945,24 +1042,6 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		" LIMIT 1",
 		1, {INT8OID}
 	},
-	[PLAN_CLAIM_FROM] = {
-		CLAIM_FROM("", "$3", "$4", "$5", "$6"),
-		6, {TIMESTAMPTZOID, INT4OID, CLAIM_RANGE_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_FROM] = {
-		CLAIM_FROM(" AND task" LIKE "$3", "$4", "$5", "$6", "$7"),
-		7, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_RANGE_TYPES}
-	},
-	[PLAN_CLAIM_BLOCKED_FROM] = {
-		CLAIM_FROM(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7", "$8"),
-		8, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_RANGE_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_BLOCKED_FROM] = {
-		CLAIM_FROM(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
-				   "$6", "$7", "$8", "$9"),
-		9, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-			CLAIM_RANGE_TYPES}
-	},
 	/*
 	 * The periodic check of the claim cursor: the first pending job below
 	 * the cursor ($2, $3) at its priority ($1), locked or not.  nbtree stops
@@ -1022,24 +1101,6 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"  FROM jobs.topic_grant ORDER BY role, pattern",
 		0, {InvalidOid}
 	},
-	[PLAN_CLAIM_AT] = {
-		CLAIM_AT("", "$3", "$4", "$5"),
-		5, {TIMESTAMPTZOID, INT4OID, CLAIM_AT_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_AT] = {
-		CLAIM_AT(" AND task" LIKE "$3", "$4", "$5", "$6"),
-		6, {TIMESTAMPTZOID, INT4OID, TEXTOID, CLAIM_AT_TYPES}
-	},
-	[PLAN_CLAIM_BLOCKED_AT] = {
-		CLAIM_AT(NOT_BLOCKED("$3") ALLOWED("$4"), "$5", "$6", "$7"),
-		7, {TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, CLAIM_AT_TYPES}
-	},
-	[PLAN_CLAIM_TOPIC_BLOCKED_AT] = {
-		CLAIM_AT(" AND task" LIKE "$3" NOT_BLOCKED("$4") ALLOWED("$5"),
-				 "$6", "$7", "$8"),
-		8, {TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-			CLAIM_AT_TYPES}
-	},
 	/*
 	 * The priority bounds' probe (cursor.c): the highest priority of a
 	 * pending job above $1 and the lowest below it, due or not, locked or
@@ -1057,10 +1118,27 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		"         ORDER BY priority, scheduled_at DESC, job_id DESC LIMIT 1)",
 		1, {INT4OID}
 	},
-	CLAIM_TWO_DEFS(CLAIM_TWO, PLAN_CLAIM_TWO, PLAN_CLAIM_TOPIC_TWO,
+	/* the claims, both ways */
+	CLAIM_HEAD_DEFS(UPDATE, PLAN_CLAIM, PLAN_CLAIM_TOPIC,
+					PLAN_CLAIM_BLOCKED, PLAN_CLAIM_TOPIC_BLOCKED),
+	CLAIM_FROM_DEFS(UPDATE, PLAN_CLAIM_FROM, PLAN_CLAIM_TOPIC_FROM,
+					PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_TOPIC_BLOCKED_FROM),
+	CLAIM_AT_DEFS(UPDATE, PLAN_CLAIM_AT, PLAN_CLAIM_TOPIC_AT,
+				  PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_AT),
+	CLAIM_TWO_DEFS(CLAIM_TWO, UPDATE, PLAN_CLAIM_TWO, PLAN_CLAIM_TOPIC_TWO,
 				   PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_TOPIC_BLOCKED_TWO),
-	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_TOPIC_TWO_BELOW,
+	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, UPDATE, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_TOPIC_TWO_BELOW,
 				   PLAN_CLAIM_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW),
+	CLAIM_HEAD_DEFS(PICK, PLAN_PICK, PLAN_PICK_TOPIC,
+					PLAN_PICK_BLOCKED, PLAN_PICK_TOPIC_BLOCKED),
+	CLAIM_FROM_DEFS(PICK, PLAN_PICK_FROM, PLAN_PICK_TOPIC_FROM,
+					PLAN_PICK_BLOCKED_FROM, PLAN_PICK_TOPIC_BLOCKED_FROM),
+	CLAIM_AT_DEFS(PICK, PLAN_PICK_AT, PLAN_PICK_TOPIC_AT,
+				  PLAN_PICK_BLOCKED_AT, PLAN_PICK_TOPIC_BLOCKED_AT),
+	CLAIM_TWO_DEFS(CLAIM_TWO, PICK, PLAN_PICK_TWO, PLAN_PICK_TOPIC_TWO,
+				   PLAN_PICK_BLOCKED_TWO, PLAN_PICK_TOPIC_BLOCKED_TWO),
+	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, PICK, PLAN_PICK_TWO_BELOW, PLAN_PICK_TOPIC_TWO_BELOW,
+				   PLAN_PICK_BLOCKED_TWO_BELOW, PLAN_PICK_TOPIC_BLOCKED_TWO_BELOW),
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
@@ -1559,16 +1637,19 @@ typedef struct DirectIndex
 	IndexInfo  *info;
 	ExprState  *predicate;		/* NULL if it is not partial */
 	bool		unique;
+	bool		claim_unchanged;	/* a claim changes none of its columns */
+	bool		claim_checked;	/* the claim's new version needs a unique check */
 } DirectIndex;
 
 /*
- * How a table is written directly: jobs.job_queue by publish, or jobs.job
- * by ack (the fields after the common ones say which).
+ * How a table is written directly: jobs.job_queue by publish and by the
+ * claim, or jobs.job by ack (the fields after the common ones say which).
  */
 typedef struct DirectInsert
 {
 	Oid			relid;
 	bool		usable;			/* false: run the INSERT */
+	bool		claim_usable;	/* jobs.job_queue; false: run the claim's UPDATE */
 	bool		job_control;	/* the 1.1 schema: published_by */
 	TupleDesc	desc;			/* a copy, not reference-counted, for slots */
 	DirectSource *source;		/* per column */
@@ -1582,15 +1663,22 @@ typedef struct DirectInsert
 	DirectColumns cols;
 	int32		timeout_typmod;
 	Datum		default_timeout;	/* numeric, with timeout_typmod */
+	AttrNumber	attempts;		/* what a claim sets, with status */
+	AttrNumber	started_at;
+	AttrNumber	expires_at;
+	Datum		running;		/* the status */
+	AttrNumber	claim_from[CLAIM_NCOLS];	/* the column of each column of a claim's rows */
+	TupleDesc	claim_desc;		/* a claim's rows */
 	/* jobs.job */
 	Oid			queue_relid;	/* the table the finished rows come from */
 	AttrNumber *from;			/* per column: its column in a finished row, or 0 */
 	int			from_natts;		/* columns of a finished row */
 	Oid		   *from_types;		/* their types */
-	AttrNumber	status;
 	AttrNumber	result;
 	AttrNumber	finished_at;
 	Datum		succeeded;		/* the status */
+	/* both */
+	AttrNumber	status;
 } DirectInsert;
 
 /* A DirectInsert, the memory it lives in, and whether it is out of date. */
@@ -1814,6 +1902,26 @@ DirectBegin(DirectCache *cache, Relation rel, bool job_control)
 }
 
 /*
+ * DirectPrepareTable says whether rel is a table that rows may be written
+ * into directly (see DirectInsert), and prepares its indexes in d.
+ */
+static bool
+DirectPrepareTable(Relation rel, DirectInsert *d)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID || rel->rd_rel->relispartition ||
+		rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
+		(constr != NULL && (constr->num_check > 0 || constr->has_generated_stored)))
+		return false;
+	if (!DirectPrepareIndexes(rel, d))
+		return false;
+	d->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	return true;
+}
+
+/*
  * DirectPrepare says whether rows may go into rel directly, the columns
  * marked in given being written by the caller, and prepares the others'
  * defaults and the indexes in d.
@@ -1821,23 +1929,94 @@ DirectBegin(DirectCache *cache, Relation rel, bool job_control)
 static bool
 DirectPrepare(Relation rel, DirectInsert *d, const bool *given)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleConstr *constr = desc->constr;
+	return DirectPrepareTable(rel, d) && DirectPrepareDefaults(rel, d, given);
+}
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		rel->rd_rel->relam != HEAP_TABLE_AM_OID || rel->rd_rel->relispartition ||
-		rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
-		(constr != NULL && (constr->num_check > 0 || constr->has_generated_stored)))
+/*
+ * DirectPrepareClaim says whether a claim may mark jobs of jobs.job_queue
+ * (rel, prepared by DirectPrepareTable) running directly: the columns it
+ * sets have the types it sets, and the status 'running' exists.  It notes
+ * which indexes a claim leaves unchanged: the new row version's entry in
+ * such an index has the old one's key, which tells the btree it may
+ * remove the old entry (bottom-up deletion) rather than split the page.
+ */
+static bool
+DirectPrepareClaim(Relation rel, DirectInsert *d)
+{
+	Oid			status_type;
+	int			i;
+	int			k;
+
+	/* the columns of CLAIM_CLOSE_UPDATE's RETURNING, with their types */
+	static const struct
+	{
+		const char *name;
+		Oid			type;
+		bool		any_typmod;
+	}			returned[CLAIM_NCOLS] = {
+		{"job_id", INT8OID, false}, {"task", VARCHAROID, true},
+		{"body", JSONBOID, false}, {"attempts", INT4OID, false},
+		{"max_retries", INT4OID, false}, {"priority", INT4OID, false},
+		{"timeout", NUMERICOID, true}, {"created_at", TIMESTAMPTZOID, false},
+		{"scheduled_at", TIMESTAMPTZOID, false}, {"expires_at", TIMESTAMPTZOID, false}
+	};
+
+	d->status = attnameAttNum(rel, "status", false);
+	d->attempts = DirectColumn(rel, "attempts", INT4OID, false);
+	d->started_at = DirectColumn(rel, "started_at", TIMESTAMPTZOID, false);
+	d->expires_at = DirectColumn(rel, "expires_at", TIMESTAMPTZOID, false);
+	if (d->status <= 0 || d->attempts == InvalidAttrNumber ||
+		d->started_at == InvalidAttrNumber || d->expires_at == InvalidAttrNumber)
 		return false;
-	if (!DirectPrepareDefaults(rel, d, given) || !DirectPrepareIndexes(rel, d))
+	d->claim_desc = CreateTemplateTupleDesc(CLAIM_NCOLS);
+	for (i = 0; i < CLAIM_NCOLS; i++)
+	{
+		d->claim_from[i] = DirectColumn(rel, returned[i].name, returned[i].type,
+										returned[i].any_typmod);
+		if (d->claim_from[i] == InvalidAttrNumber)
+			return false;
+		TupleDescCopyEntry(d->claim_desc, i + 1, d->desc, d->claim_from[i]);
+	}
+	status_type = TupleDescAttr(d->desc, d->status - 1)->atttypid;
+	if (get_typtype(status_type) != TYPTYPE_ENUM)
 		return false;
-	d->desc = CreateTupleDescCopy(desc);
+	d->running = ObjectIdGetDatum(GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+												  ObjectIdGetDatum(status_type),
+												  CStringGetDatum("running")));
+	if (!OidIsValid(DatumGetObjectId(d->running)))
+		return false;
+	for (i = 0; i < d->nindexes; i++)
+	{
+		IndexInfo  *info = d->indexes[i].info;
+
+		d->indexes[i].claim_unchanged = true;
+		for (k = 0; k < info->ii_NumIndexAttrs; k++)
+		{
+			AttrNumber	att = info->ii_IndexAttrNumbers[k];
+
+			if (att == d->status || att == d->attempts ||
+				att == d->started_at || att == d->expires_at)
+				d->indexes[i].claim_unchanged = false;
+		}
+
+		/*
+		 * A unique index on all rows whose key the claim leaves alone (the
+		 * primary key) holds the old version under the same key: no other
+		 * row can have it, and one inserted meanwhile finds the old version
+		 * and waits for the claim's transaction, then for the new version.
+		 * A partial one may take the new version where it did not take the
+		 * old: the new entry is checked.
+		 */
+		d->indexes[i].claim_checked = d->indexes[i].unique &&
+			!(d->indexes[i].claim_unchanged && info->ii_Predicate == NIL);
+	}
 	return true;
 }
 
 /*
- * DirectBuildQueue prepares publish's DirectInsert for jobs.job_queue (rel,
- * locked).  When the jobs cannot go in directly it records only that.
+ * DirectBuildQueue prepares the DirectInsert for jobs.job_queue (rel,
+ * locked) of publish and of the claim.  When the jobs cannot go in
+ * directly, or be claimed directly, it records only that.
  */
 static void
 DirectBuildQueue(Relation rel, bool job_control)
@@ -1846,18 +2025,22 @@ DirectBuildQueue(Relation rel, bool job_control)
 	DirectInsert *d = DirectBegin(&direct_queue, rel, job_control);
 	bool	   *given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
 
-	if (DirectFindColumns(rel, job_control, &d->cols))
+	if (DirectPrepareTable(rel, d))
 	{
-		/* job_id is not given: its default draws it */
-		given[d->cols.task - 1] = true;
-		given[d->cols.body - 1] = true;
-		given[d->cols.scheduled_at - 1] = true;
-		given[d->cols.timeout - 1] = true;
-		given[d->cols.priority - 1] = true;
-		given[d->cols.max_retries - 1] = true;
-		if (job_control)
-			given[d->cols.published_by - 1] = true;
-		d->usable = DirectPrepare(rel, d, given);
+		d->claim_usable = DirectPrepareClaim(rel, d);
+		if (DirectFindColumns(rel, job_control, &d->cols))
+		{
+			/* job_id is not given: its default draws it */
+			given[d->cols.task - 1] = true;
+			given[d->cols.body - 1] = true;
+			given[d->cols.scheduled_at - 1] = true;
+			given[d->cols.timeout - 1] = true;
+			given[d->cols.priority - 1] = true;
+			given[d->cols.max_retries - 1] = true;
+			if (job_control)
+				given[d->cols.published_by - 1] = true;
+			d->usable = DirectPrepareDefaults(rel, d, given);
+		}
 	}
 	if (d->usable)
 	{
@@ -1986,12 +2169,13 @@ typedef void (*DirectFillRow) (const DirectInsert *d, Datum *values, bool *nulls
 							   int row, void *arg);
 
 /*
- * DirectIndexRow adds the row just inserted from slot to every index that
- * takes it, as ExecInsertIndexTuples would.
+ * DirectIndexRow adds the row version just written from slot to every index
+ * that takes it, as ExecInsertIndexTuples would: claimed, a new version of
+ * a claimed job, else a new row.
  */
 static void
 DirectIndexRow(const DirectInsert *d, Relation rel, Relation *irels,
-			   TupleTableSlot *slot, ExprContext *econtext)
+			   TupleTableSlot *slot, ExprContext *econtext, bool claimed)
 {
 	int			i;
 
@@ -2008,7 +2192,9 @@ DirectIndexRow(const DirectInsert *d, Relation rel, Relation *irels,
 			continue;
 		FormIndexDatum(di->info, slot, NULL, values, isnull);
 		PgjobsIndexInsert(irels[i], values, isnull, &slot->tts_tid, rel,
-						  di->unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, di->info);
+						  (claimed ? di->claim_checked : di->unique) ?
+						  UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						  claimed && di->claim_unchanged, di->info);
 	}
 }
 
@@ -2111,7 +2297,7 @@ DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void
 			MemoryContextSwitchTo(cxt);
 		}
 		for (i = 0; i < m; i++)
-			DirectIndexRow(d, rel, irels, slots[i], econtext);
+			DirectIndexRow(d, rel, irels, slots[i], econtext, false);
 	}
 
 	for (i = 0; i < nslots; i++)
@@ -2320,6 +2506,241 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 	PG_TRY();
 	{
 		DirectWrite(d, rel, (int) SPI_processed, DirectFillFinished, &rows);
+	}
+	PG_FINALLY();
+	{
+		direct_busy = false;
+	}
+	PG_END_TRY();
+	table_close(rel, NoLock);
+}
+
+/*
+ * DirectClaimTable returns jobs.job_queue, locked, if a claim may mark its
+ * jobs running directly (DirectClaimRows), or NULL if it must run the
+ * UPDATE.  Besides what a direct write needs (see DirectInsert), the role
+ * must be allowed to update the table as well as read it, as the UPDATE's
+ * assignments and RETURNING need; with column privileges only, the UPDATE
+ * checks them.
+ */
+static Relation
+DirectClaimTable(void)
+{
+	bool		job_control;
+	Oid			relid;
+	Relation	rel;
+
+	if (direct_busy || XactReadOnly || IsInParallelMode())
+		return NULL;
+	job_control = CatalogHasJobControl();
+	relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		return NULL;
+	/* locking it took in every invalidation before it */
+	rel = table_open(relid, NoLock);
+	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
+		direct_queue.d->job_control != job_control)
+		DirectBuildQueue(rel, job_control);
+	if (!direct_queue.d->claim_usable || ExecutorCheckPerms_hook != NULL ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE | ACL_SELECT) != ACLCHECK_OK)
+	{
+		table_close(rel, RowExclusiveLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * DirectClaimUpdate marks running the jobs whose row versions the pick in
+ * SPI_tuptable locked (see DirectClaimRows) with d, as the claim's UPDATE
+ * does: each version gets a new one with status running, attempts one
+ * more, started_at now and expires_at now plus its timeout, computed by the
+ * functions the UPDATE calls, and the new version goes into every index
+ * that takes it.  Each row of SPI_tuptable becomes the row the UPDATE
+ * returns for its job (d->claim_desc), made in SPI_tuptable's memory.  A
+ * version the pick returned twice (it cannot, its ranges being disjoint,
+ * but an UPDATE would update it once) is updated once, and its second row
+ * dropped.
+ */
+static void
+DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
+{
+	TupleDesc	rel_desc = RelationGetDescr(rel);
+	TupleDesc	claim_desc;
+	MemoryContext cxt;
+	MemoryContext old;
+	Relation   *irels;
+	ExprContext *econtext;
+	TupleTableSlot *oldslot;
+	TupleTableSlot *newslot;
+	CommandId	cid = GetCurrentCommandId(true);
+	int			natts = d->desc->natts;
+	uint64		kept = 0;
+	uint64		row;
+	int			i;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgjobs claim", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	irels = palloc(sizeof(Relation) * Max(d->nindexes, 1));
+	for (i = 0; i < d->nindexes; i++)
+		irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
+	econtext = CreateStandaloneExprContext();
+	/* the table's own descriptor: a column added since has its default */
+	oldslot = MakeSingleTupleTableSlot(rel_desc, table_slot_callbacks(rel));
+	newslot = MakeSingleTupleTableSlot(d->desc, &TTSOpsVirtual);
+	claim_desc = CreateTupleDescCopy(d->claim_desc);
+
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		tid_isnull;
+		Datum		tid_datum;
+		ItemPointerData tid;
+		TM_Result	result;
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		bool		indexes;
+		Datum	   *values = newslot->tts_values;
+		bool	   *nulls = newslot->tts_isnull;
+		int32		attempts;
+		float8		timeout;
+		Datum		lease;
+		Datum		claim_values[CLAIM_NCOLS];
+		bool		claim_nulls[CLAIM_NCOLS];
+
+		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(econtext);
+		tid_datum = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1,
+								  &tid_isnull);
+		if (tid_isnull)
+			elog(ERROR, "pgjobs: a claimed job has no row version");
+		ItemPointerCopy((ItemPointer) DatumGetPointer(tid_datum), &tid);
+		if (!table_tuple_fetch_row_version(rel, &tid, SnapshotAny, oldslot))
+			elog(ERROR, "pgjobs: a claimed job's row version is gone");
+		slot_getallattrs(oldslot);
+		ExecClearTuple(newslot);
+		memcpy(values, oldslot->tts_values, sizeof(Datum) * natts);
+		memcpy(nulls, oldslot->tts_isnull, sizeof(bool) * natts);
+
+		/* the UPDATE's SET, as its operators and functions compute it */
+		if (nulls[d->attempts - 1] || nulls[d->claim_from[CLAIM_COL_TIMEOUT - 1] - 1])
+			elog(ERROR, "pgjobs: a claimed job has no attempts or timeout");
+		if (pg_add_s32_overflow(DatumGetInt32(values[d->attempts - 1]), 1, &attempts))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("integer out of range")));
+		timeout = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													 values[d->claim_from[CLAIM_COL_TIMEOUT - 1] - 1]));
+		lease = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
+									DirectFunctionCall7(make_interval,
+														Int32GetDatum(0), Int32GetDatum(0),
+														Int32GetDatum(0), Int32GetDatum(0),
+														Int32GetDatum(0), Int32GetDatum(0),
+														Float8GetDatum(timeout)));
+		values[d->status - 1] = d->running;
+		nulls[d->status - 1] = false;
+		values[d->attempts - 1] = Int32GetDatum(attempts);
+		values[d->started_at - 1] = TimestampTzGetDatum(now);
+		nulls[d->started_at - 1] = false;
+		values[d->expires_at - 1] = lease;
+		nulls[d->expires_at - 1] = false;
+		for (i = 0; i < natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(rel_desc, i);
+
+			if (nulls[i] && att->attnotnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+								NameStr(att->attname), RelationGetRelationName(rel)),
+						 errtablecol(rel, i + 1)));
+		}
+		ExecStoreVirtualTuple(newslot);
+		/* its own copy: the old version's buffer is released before the indexes */
+		ExecMaterializeSlot(newslot);
+		ExecClearTuple(oldslot);
+
+		result = PgjobsTupleUpdate(rel, &tid, newslot, cid, &tmfd, &lockmode, &indexes);
+		if (result == TM_SelfModified && tmfd.cmax == cid)
+			continue;			/* picked twice */
+		if (result != TM_Ok)
+			elog(ERROR, "pgjobs: a claimed job's row changed while it was locked (%d)",
+				 (int) result);
+		if (indexes)
+			DirectIndexRow(d, rel, irels, newslot, econtext, true);
+
+		/* what the UPDATE returns */
+		for (i = 0; i < CLAIM_NCOLS; i++)
+		{
+			claim_values[i] = values[d->claim_from[i] - 1];
+			claim_nulls[i] = nulls[d->claim_from[i] - 1];
+		}
+		MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
+		SPI_tuptable->vals[kept++] = heap_form_tuple(claim_desc, claim_values, claim_nulls);
+		MemoryContextSwitchTo(cxt);
+	}
+	MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
+	SPI_tuptable->tupdesc = CreateTupleDescCopy(claim_desc);
+	MemoryContextSwitchTo(cxt);
+	SPI_tuptable->numvals = kept;
+	SPI_processed = kept;
+
+	ExecDropSingleTupleTableSlot(oldslot);
+	ExecDropSingleTupleTableSlot(newslot);
+	FreeExprContext(econtext, true);
+	for (i = 0; i < d->nindexes; i++)
+		index_close(irels[i], NoLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * DirectClaimRows marks running the jobs whose row versions the last SPI
+ * result, a pick's (CLAIM_OPEN_PICK: the ctid of each version the claim
+ * locked), names, claimed at now, in jobs.job_queue (rel, from
+ * DirectClaimTable), and closes rel, keeping the lock.  SPI_tuptable then
+ * holds the rows the claim's UPDATE would have returned.
+ */
+static void
+DirectClaimRows(Relation rel, TimestampTz now)
+{
+	const DirectInsert *d;
+	TupleDesc	desc;
+
+	if (SPI_tuptable == NULL)
+		elog(ERROR, "pgjobs: the claim returned no rows");
+
+	/*
+	 * Nothing that changes how the table is written can happen while the
+	 * claim holds its lock, but the pick may have taken in invalidations
+	 * (of an index built concurrently, say): prepare again.  The jobs are
+	 * locked, not claimed, so there is no going back to the UPDATE.
+	 */
+	d = direct_queue.d;
+	if (direct_queue.stale || d == NULL || d->relid != RelationGetRelid(rel))
+	{
+		DirectBuildQueue(rel, CatalogHasJobControl());
+		d = direct_queue.d;
+		if (!d->claim_usable)
+			elog(ERROR, "pgjobs: jobs.job_queue changed while jobs were being claimed");
+	}
+	if (SPI_processed == 0)
+	{
+		/* no job: the columns of the rows there would have been */
+		MemoryContext old = MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
+
+		SPI_tuptable->tupdesc = CreateTupleDescCopy(d->claim_desc);
+		MemoryContextSwitchTo(old);
+		table_close(rel, NoLock);
+		return;
+	}
+	desc = SPI_tuptable->tupdesc;
+	if (desc->natts != 1 || TupleDescAttr(desc, 0)->atttypid != TIDOID)
+		elog(ERROR, "pgjobs: the claim returned unexpected columns");
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	direct_busy = true;
+	PG_TRY();
+	{
+		DirectClaimUpdate(d, rel, now);
 	}
 	PG_FINALLY();
 	{
@@ -2664,24 +3085,39 @@ typedef enum ClaimShape
 	CLAIM_SHAPE_HEAD			/* CLAIM: no cursor */
 } ClaimShape;
 
-/* The plans of one kind of claim, one per shape. */
-typedef CatalogPlanId ClaimPlans[CLAIM_SHAPE_HEAD + 1];
+/*
+ * The plans of one kind of claim, one per shape: the UPDATE, and the pick
+ * of the direct claim.
+ */
+typedef struct ClaimPlans
+{
+	CatalogPlanId update[CLAIM_SHAPE_HEAD + 1];
+	CatalogPlanId pick[CLAIM_SHAPE_HEAD + 1];
+} ClaimPlans;
 
 static const ClaimPlans claim_plans = {
-	PLAN_CLAIM_AT, PLAN_CLAIM_TWO, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_FROM, PLAN_CLAIM
+	{PLAN_CLAIM_AT, PLAN_CLAIM_TWO, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_FROM, PLAN_CLAIM},
+	{PLAN_PICK_AT, PLAN_PICK_TWO, PLAN_PICK_TWO_BELOW, PLAN_PICK_FROM, PLAN_PICK}
 };
 static const ClaimPlans claim_topic_plans = {
-	PLAN_CLAIM_TOPIC_AT, PLAN_CLAIM_TOPIC_TWO, PLAN_CLAIM_TOPIC_TWO_BELOW,
-	PLAN_CLAIM_TOPIC_FROM, PLAN_CLAIM_TOPIC
+	{PLAN_CLAIM_TOPIC_AT, PLAN_CLAIM_TOPIC_TWO, PLAN_CLAIM_TOPIC_TWO_BELOW,
+	 PLAN_CLAIM_TOPIC_FROM, PLAN_CLAIM_TOPIC},
+	{PLAN_PICK_TOPIC_AT, PLAN_PICK_TOPIC_TWO, PLAN_PICK_TOPIC_TWO_BELOW,
+	 PLAN_PICK_TOPIC_FROM, PLAN_PICK_TOPIC}
 };
 static const ClaimPlans claim_blocked_plans = {
-	PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_BLOCKED_TWO_BELOW,
-	PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_BLOCKED
+	{PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_BLOCKED_TWO_BELOW,
+	 PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_BLOCKED},
+	{PLAN_PICK_BLOCKED_AT, PLAN_PICK_BLOCKED_TWO, PLAN_PICK_BLOCKED_TWO_BELOW,
+	 PLAN_PICK_BLOCKED_FROM, PLAN_PICK_BLOCKED}
 };
 static const ClaimPlans claim_topic_blocked_plans = {
-	PLAN_CLAIM_TOPIC_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_TWO,
-	PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_FROM,
-	PLAN_CLAIM_TOPIC_BLOCKED
+	{PLAN_CLAIM_TOPIC_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_TWO,
+	 PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_FROM,
+	 PLAN_CLAIM_TOPIC_BLOCKED},
+	{PLAN_PICK_TOPIC_BLOCKED_AT, PLAN_PICK_TOPIC_BLOCKED_TWO,
+	 PLAN_PICK_TOPIC_BLOCKED_TWO_BELOW, PLAN_PICK_TOPIC_BLOCKED_FROM,
+	 PLAN_PICK_TOPIC_BLOCKED}
 };
 
 /*
@@ -2876,32 +3312,42 @@ OrderClaimedRows(ClaimKey *keys)
 
 /*
  * RunClaim runs a claim of one kind (plans) whose first n parameters are in
- * values (and nulls): when there are claim cursors, the plan of the shape
- * ClaimRanges tells, with the ranges of the cursors *cc read by StartClaim
- * appended as its last parameters (three to five); the head plan
- * otherwise.  values and nulls must have room for five more.  The buffers
- * the claim touched go to ClaimCursorCost, which decides from which cursors
- * the next claims read.  The claimed rows are left in SPI_tuptable in claim
- * order, and the claimed keys in keys (OrderClaimedRows), whose number it
- * returns.  Call with SPI connected.
+ * values (and nulls), values[0] the current time: when there are claim
+ * cursors, the plan of the shape ClaimRanges tells, with the ranges of the
+ * cursors *cc read by StartClaim appended as its last parameters (three to
+ * five); the head plan otherwise.  It is the pick, whose rows
+ * DirectClaimRows then marks running, when jobs.job_queue allows
+ * (DirectClaimTable), the UPDATE otherwise.  values and nulls must have
+ * room for five more.  The buffers the claim touched go to
+ * ClaimCursorCost, which decides from which cursors the next claims read.
+ * The claimed rows are left in SPI_tuptable in claim order, and the claimed
+ * keys in keys (OrderClaimedRows), whose number it returns.  Call with SPI
+ * connected.
  */
 static int
-RunClaim(const ClaimPlans plans, Datum *values, char *nulls, int n,
+RunClaim(const ClaimPlans *plans, Datum *values, char *nulls, int n,
 		 ClaimCursor *cc, uint64 sig, ClaimKey *keys)
 {
+	Relation	direct = DirectClaimTable();
+	const CatalogPlanId *ids = direct ? plans->pick : plans->update;
+	int			rc = direct ? SPI_OK_SELECT : SPI_OK_UPDATE_RETURNING;
 	int64		pages;
 	ClaimShape	shape;
 
 	if (!StartClaim(cc, sig))
 	{
-		ExecutePlan(plans[CLAIM_SHAPE_HEAD], values, nulls, SPI_OK_UPDATE_RETURNING);
+		ExecutePlan(ids[CLAIM_SHAPE_HEAD], values, nulls, rc);
+		if (direct)
+			DirectClaimRows(direct, DatumGetTimestampTz(values[0]));
 		return OrderClaimedRows(keys);
 	}
 	shape = ClaimRanges(cc, &values[n]);
 	if (nulls != NULL)
 		nulls[n] = nulls[n + 1] = nulls[n + 2] = nulls[n + 3] = nulls[n + 4] = ' ';
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read;
-	ExecutePlan(plans[shape], values, nulls, SPI_OK_UPDATE_RETURNING);
+	ExecutePlan(ids[shape], values, nulls, rc);
+	if (direct)
+		DirectClaimRows(direct, DatumGetTimestampTz(values[0]));
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
 	return OrderClaimedRows(keys);
@@ -3037,7 +3483,7 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 		values[n++] = PointerGetDatum(like_pattern);
 
 	ConnectSPI();
-	nkeys = RunClaim(like_pattern ? claim_topic_plans : claim_plans,
+	nkeys = RunClaim(like_pattern ? &claim_topic_plans : &claim_plans,
 					 values, NULL, n, &cc,
 					 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true),
 					 keys);
@@ -3587,8 +4033,9 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	id_array = DatumGetArrayTypeP(ids);
 	finished = ArrayGetNItems(ARR_NDIM(id_array), ARR_DIMS(id_array)) <= DIRECT_FINISH_MAX ?
 		DirectFinishedTable(true) : NULL;
-	id = finished != NULL ? PLAN_FINISH_BATCH_TAKE : PLAN_FINISH_BATCH;
-	if (plans[id] == NULL)
+	id = finished == NULL ? PLAN_FINISH_BATCH :
+		results_isnull && attempts_isnull ? PLAN_FINISH_BATCH_TAKE_IDS : PLAN_FINISH_BATCH_TAKE;
+	if (plans[id] == NULL && id != PLAN_FINISH_BATCH_TAKE_IDS)
 	{
 		Oid			argtypes[4];
 
@@ -3908,7 +4355,7 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 	nulls[n++] = allowed_isnull ? 'n' : ' ';
 
 	ConnectSPI();
-	nkeys = RunClaim(like_pattern ? claim_topic_blocked_plans : claim_blocked_plans,
+	nkeys = RunClaim(like_pattern ? &claim_topic_blocked_plans : &claim_blocked_plans,
 					 values, nulls, n, &cc,
 					 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull),
 					 keys);

@@ -12,6 +12,7 @@
 #define PGJOBS_COMPAT_H
 
 #include "miscadmin.h"
+#include "access/tableam.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "nodes/params.h"
@@ -126,14 +127,43 @@ PgjobsExecutePlanInto(SPIPlanPtr plan, Datum *values, const char *nulls,
 
 /*
  * PgjobsIndexInsert adds an entry to an index, as index_insert does; 14
- * added indexUnchanged (false: the entry is for a new row).
+ * added unchanged (the entry is for a new version of a row whose columns
+ * in the index did not change: a hint for bottom-up deletion), which 13
+ * ignores.
  */
 #if PG_VERSION_NUM >= 140000
-#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, info) \
-	index_insert((index), (values), (isnull), (tid), (heap), (unique), false, (info))
+#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, unchanged, info) \
+	index_insert((index), (values), (isnull), (tid), (heap), (unique), (unchanged), (info))
 #else
-#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, info) \
+#define PgjobsIndexInsert(index, values, isnull, tid, heap, unique, unchanged, info) \
 	index_insert((index), (values), (isnull), (tid), (heap), (unique), (info))
 #endif
+
+/*
+ * PgjobsTupleUpdate replaces the row version otid of rel, which the caller
+ * has locked, with the row in slot, as table_tuple_update does with no
+ * snapshot to check against, and sets *indexes to whether the new version
+ * needs index entries (it is not a HOT update).  16 made that flag an enum
+ * whose third value asks for entries in summarizing indexes only (BRIN),
+ * which a table with btree indexes alone never gets.
+ */
+static inline TM_Result
+PgjobsTupleUpdate(Relation rel, ItemPointer otid, TupleTableSlot *slot,
+				  CommandId cid, TM_FailureData *tmfd, LockTupleMode *lockmode,
+				  bool *indexes)
+{
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes = TU_None;
+	TM_Result	result = table_tuple_update(rel, otid, slot, cid, InvalidSnapshot,
+											InvalidSnapshot, true, tmfd, lockmode,
+											&update_indexes);
+
+	*indexes = update_indexes == TU_All;
+	return result;
+#else
+	return table_tuple_update(rel, otid, slot, cid, InvalidSnapshot, InvalidSnapshot,
+							  true, tmfd, lockmode, indexes);
+#endif
+}
 
 #endif							/* PGJOBS_COMPAT_H */

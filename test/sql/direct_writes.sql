@@ -3,9 +3,10 @@
 -- each index), and jobs.ack and jobs.ack_batch, after the DELETE from the
 -- queue, write the finished jobs into jobs.job the same way, not through
 -- an INSERT statement, whenever the INSERT would do nothing more; the rows
--- are the same.  pg_walinspect shows which way a batch went (the direct way
--- writes Heap2 MULTI_INSERT records and no Heap INSERT), amcheck that every
--- index holds exactly the rows it should.
+-- are the same.  The claim marks its jobs running the same way (at the
+-- end).  pg_walinspect shows which way a batch went (the direct way writes
+-- Heap2 MULTI_INSERT records and no Heap INSERT), amcheck that every index
+-- holds exactly the rows it should.
 \set VERBOSITY default
 CREATE EXTENSION IF NOT EXISTS pg_walinspect;
 CREATE EXTENSION IF NOT EXISTS amcheck;
@@ -372,6 +373,125 @@ SELECT indexes_intact('jobs.job');
 
 TRUNCATE jobs.job_queue, jobs.job;
 DROP FUNCTION count_finished();
+
+-- The claim.  consume locks its jobs with a SELECT ... FOR UPDATE SKIP
+-- LOCKED and marks them running itself (a new version of each row, and its
+-- index entries), unless the claim's UPDATE would do more: then it runs
+-- the UPDATE, which finds each job again through the primary key.
+-- claim(n, pattern) claims as consume_topic does, and says how many jobs
+-- and whether it scanned job_queue_pkey: which way the claim went.
+CREATE FUNCTION claim(n int, pattern text DEFAULT '%',
+                      OUT claimed bigint, OUT through_pkey boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    scans bigint := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass);
+BEGIN
+    SELECT count(*) INTO claimed FROM jobs.consume_topic(pattern, n);
+    through_pkey := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass) > scans;
+END $$;
+CREATE FUNCTION noop_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NEW;
+END $$;
+TRUNCATE jobs.job_queue, jobs.job;
+
+-- 20 jobs, and the same 20 marked; the first claimed directly, the others
+-- through the UPDATE (a trigger), in one transaction (one now()): every
+-- column but the id is the same
+SELECT count(*) FROM jobs.publish_bulk((
+    SELECT array_agg(ROW(m || 'c.' || i, CASE WHEN i % 3 <> 0 THEN jsonb_build_object('i', i) END,
+                         NULL, CASE WHEN i % 4 = 0 THEN i + 0.25 END, i % 5 - 2,
+                         CASE WHEN i % 2 = 0 THEN i END)::jobs.bulk_job ORDER BY m, i)
+      FROM generate_series(1, 20) i, (VALUES (''), ('via_insert.')) v(m)));
+BEGIN;
+SET LOCAL timezone = 'Pacific/Chatham';
+SELECT * FROM claim(20, 'c.%');
+CREATE TRIGGER noop_update BEFORE UPDATE ON jobs.job_queue
+    FOR EACH ROW EXECUTE FUNCTION noop_update();
+SELECT * FROM claim(20, 'via_insert.c.%');
+DROP TRIGGER noop_update ON jobs.job_queue;
+SELECT count(*) AS jobs,
+       bool_and(status = 'running' AND attempts = 1
+                AND started_at BETWEEN now() AND clock_timestamp()
+                AND expires_at = started_at + make_interval(secs => timeout::float8)) AS claimed
+  FROM jobs.job_queue;
+-- each claim has its own clock time: the rest is the same
+UPDATE jobs.job_queue SET started_at = NULL, expires_at = NULL;
+SELECT differing('jobs.job_queue');
+ROLLBACK;
+SELECT count(*) FROM jobs.consume(40);
+SELECT indexes_intact('jobs.job_queue');
+
+-- consume's result is the rows as claimed, in claim order; a second
+-- claim of the same jobs' next attempt, after a nack, sees attempt 2
+TRUNCATE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('o.' || i, NULL, NULL, NULL, i % 3, NULL)::jobs.bulk_job ORDER BY i)
+                                          FROM generate_series(1, 9) i));
+SELECT task, priority, attempt FROM jobs.consume(4);
+SELECT count(jobs.nack(job_id, 'again', i_schedule_at => now() - interval '1 s'))
+  FROM jobs.job_queue WHERE status = 'running';
+SELECT task, priority, attempt FROM jobs.consume(20);
+SELECT indexes_intact('jobs.job_queue');
+
+-- a unique job claimed directly keeps its key while it runs, when
+-- published so: the unique index takes the new row version
+TRUNCATE jobs.job_queue;
+SELECT jobs.publish('u', i_unique_key => 'k', i_unique_running => true) AS u_id \gset
+SELECT jobs.publish('v', i_unique_key => 'k') AS v_id \gset
+SELECT count(*) AS claimed FROM jobs.consume(2);
+SELECT jobs.publish('u', i_unique_key => 'k', i_unique_running => true) = :u_id AS u_deduplicated,
+       jobs.publish('v', i_unique_key => 'k') <> :v_id AS v_queued_again;
+SELECT indexes_intact('jobs.job_queue');
+
+-- a column added with a default after the jobs were published: the new
+-- row version stores it; a dropped one stays dropped
+TRUNCATE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('a.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 5) i));
+ALTER TABLE jobs.job_queue ADD COLUMN region text NOT NULL DEFAULT 'eu',
+                           ADD COLUMN gone int DEFAULT 7;
+ALTER TABLE jobs.job_queue DROP COLUMN gone;
+SELECT * FROM claim(5);
+SELECT count(*) FILTER (WHERE region = 'eu' AND status = 'running') AS claimed_in_eu
+  FROM jobs.job_queue;
+ALTER TABLE jobs.job_queue DROP COLUMN region;
+SELECT indexes_intact('jobs.job_queue');
+
+-- an index created after the session claimed gets the next claims
+TRUNCATE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('x.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 6) i));
+SELECT count(*) FROM jobs.consume(2);
+CREATE INDEX job_queue_attempts_idx ON jobs.job_queue (attempts, job_id) WHERE status = 'running';
+SELECT * FROM claim(2);
+SELECT indexes_intact('jobs.job_queue');
+DROP INDEX jobs.job_queue_attempts_idx;
+SELECT count(*) FROM jobs.consume(2);
+SELECT indexes_intact('jobs.job_queue');
+
+-- Row security, or a CHECK constraint (which an UPDATE checks on the new
+-- row version): the UPDATE.
+TRUNCATE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('r.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job) FROM generate_series(1, 4) i));
+ALTER TABLE jobs.job_queue ENABLE ROW LEVEL SECURITY;
+SELECT * FROM claim(1);
+ALTER TABLE jobs.job_queue DISABLE ROW LEVEL SECURITY;
+ALTER TABLE jobs.job_queue ADD CONSTRAINT first_attempt CHECK (attempts < 1) NOT VALID;
+\set VERBOSITY terse
+SELECT count(*) FROM jobs.consume(1);
+\set VERBOSITY default
+ALTER TABLE jobs.job_queue DROP CONSTRAINT first_attempt;
+SELECT * FROM claim(10);
+SELECT indexes_intact('jobs.job_queue');
+
+-- a read-only transaction refuses the claim
+BEGIN READ ONLY;
+\set VERBOSITY terse
+SELECT count(*) FROM jobs.consume(1);
+\set VERBOSITY default
+ROLLBACK;
+
+TRUNCATE jobs.job_queue, jobs.job;
+DROP FUNCTION noop_update();
+DROP FUNCTION claim(int, text);
 
 DROP FUNCTION heap_records(regclass, pg_lsn);
 DROP FUNCTION indexes_intact(regclass);
