@@ -79,7 +79,7 @@ sub last_claim_plan
 	my $which;
 	for my $plan (split /LOG:\s+duration:/, $log)
 	{
-		next unless $plan =~ /Update on job_queue q/;
+		next unless $plan =~ /LockRows/;
 		my $head = index($plan, 'Index Cond: ((priority >= $3) AND (priority <= $4)');
 		my $cursor = index($plan, 'Index Cond: ((priority = $5)');
 		$which =
