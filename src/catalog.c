@@ -118,31 +118,35 @@
  * how: UPDATE, the statement that marks them running and returns them, or
  * PICK, a SELECT of the same rows FOR UPDATE that returns only the ctid of
  * each row version it locked, for the direct claim (DirectClaimRows) to
- * mark running and return as the UPDATE would.  Either yields them in no
+ * mark running and return as the UPDATE would.  The pick reads the table
+ * alone (ONLY): a table with inheritance children takes the UPDATE.  Either yields them in no
  * set order: RunClaim sorts them into claim order, which costs less than a
  * CTE and a Sort node set up in the executor at every claim.  The
  * selection that locks the jobs is the same both ways but for its column:
  * CLAIM_COLS_UPDATE or CLAIM_COLS_PICK.
  */
-#define CLAIM_OPEN_UPDATE \
-	"  UPDATE jobs.job_queue q" \
+#define CLAIM_SET \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
 	"         started_at = $1," \
 	"         expires_at = $1" PLUS \
-	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)" \
-	"   WHERE q.job_id" EQ "ANY (ARRAY("
-#define CLAIM_CLOSE_UPDATE \
-	"))" \
+	"             pg_catalog.make_interval(secs => q.timeout::pg_catalog.float8)"
+#define CLAIM_RETURNING \
 	"  RETURNING q.job_id, q.task, q.body, q.attempts, q.max_retries," \
 	"            q.priority, q.timeout, q.created_at, q.scheduled_at," \
 	"            q.expires_at"
+#define CLAIM_OPEN_UPDATE \
+	"  UPDATE jobs.job_queue q" CLAIM_SET \
+	"   WHERE q.job_id" EQ "ANY (ARRAY("
+#define CLAIM_CLOSE_UPDATE "))" CLAIM_RETURNING
 #define CLAIM_COLS_UPDATE "job_id"
+#define CLAIM_TABLE_UPDATE "jobs.job_queue"
 #define CLAIM_OPEN_PICK ""
 #define CLAIM_CLOSE_PICK ""
 #define CLAIM_COLS_PICK "ctid AS tid"
+#define CLAIM_TABLE_PICK "ONLY jobs.job_queue"
 #define CLAIM(how, extra_qual) \
 	CLAIM_OPEN_##how \
-	"           SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
+	"           SELECT " CLAIM_COLS_##how " FROM " CLAIM_TABLE_##how \
 	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
 	"            ORDER BY priority DESC, scheduled_at, job_id" \
 	"            LIMIT $2" \
@@ -161,7 +165,7 @@
  * cursor's priority is an equality and scheduled_at <= $1 ends its scan.
  */
 #define CLAIM_RANGE(how, alias, gate, extra_qual, range_qual) \
-	"SELECT " alias ".* FROM (SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
+	"SELECT " alias ".* FROM (SELECT " CLAIM_COLS_##how " FROM " CLAIM_TABLE_##how \
 	"  WHERE " gate " AND status" EQ "'pending' AND scheduled_at" LE "$1" \
 	extra_qual range_qual \
 	"  ORDER BY priority DESC, scheduled_at, job_id" \
@@ -191,7 +195,7 @@
  */
 #define CLAIM_AT(how, extra_qual, prio, sched, id) \
 	CLAIM_OPEN_##how \
-	"           SELECT " CLAIM_COLS_##how " FROM jobs.job_queue" \
+	"           SELECT " CLAIM_COLS_##how " FROM " CLAIM_TABLE_##how \
 	"            WHERE status" EQ "'pending' AND scheduled_at" LE "$1" extra_qual \
 	"              AND priority" EQ prio \
 	"              AND (scheduled_at, job_id)" GE "(" sched ", " id ")" \
@@ -561,6 +565,7 @@ typedef enum CatalogPlanId
 	PLAN_CLAIM_BLOCKED_TWO_BELOW,
 	PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW,
 	/* the claims as the direct claim runs them (CLAIM_OPEN_PICK) */
+	PLAN_CLAIM_LOCKED,
 	PLAN_PICK,
 	PLAN_PICK_TOPIC,
 	PLAN_PICK_BLOCKED,
@@ -1129,6 +1134,18 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 				   PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_TOPIC_BLOCKED_TWO),
 	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, UPDATE, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_TOPIC_TWO_BELOW,
 				   PLAN_CLAIM_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW),
+	/*
+	 * The claim of the jobs a pick locked (the versions of the ctids $2),
+	 * when the table changed during the pick so that the claim may no
+	 * longer write them directly (DirectClaimRows).  The versions are the
+	 * latest, locked: any snapshot taken since sees them.
+	 */
+	[PLAN_CLAIM_LOCKED] = {
+		"UPDATE ONLY jobs.job_queue q" CLAIM_SET
+		" WHERE q.ctid" EQ "ANY ($2::pg_catalog.tid[])"
+		CLAIM_RETURNING,
+		2, {TIMESTAMPTZOID, TIDARRAYOID}
+	},
 	CLAIM_HEAD_DEFS(PICK, PLAN_PICK, PLAN_PICK_TOPIC,
 					PLAN_PICK_BLOCKED, PLAN_PICK_TOPIC_BLOCKED),
 	CLAIM_FROM_DEFS(PICK, PLAN_PICK_FROM, PLAN_PICK_TOPIC_FROM,
@@ -1965,6 +1982,9 @@ DirectPrepareClaim(Relation rel, DirectInsert *d)
 	d->attempts = DirectColumn(rel, "attempts", INT4OID, false);
 	d->started_at = DirectColumn(rel, "started_at", TIMESTAMPTZOID, false);
 	d->expires_at = DirectColumn(rel, "expires_at", TIMESTAMPTZOID, false);
+	/* the pick reads the table alone: an UPDATE would update its children too */
+	if (rel->rd_rel->relhassubclass)
+		return false;
 	if (d->status <= 0 || d->attempts == InvalidAttrNumber ||
 		d->started_at == InvalidAttrNumber || d->expires_at == InvalidAttrNumber)
 		return false;
@@ -2191,8 +2211,14 @@ DirectIndexRow(const DirectInsert *d, Relation rel, Relation *irels,
 		if (di->predicate != NULL && !ExecQual(di->predicate, econtext))
 			continue;
 		FormIndexDatum(di->info, slot, NULL, values, isnull);
+		/*
+		 * The new version of a claimed job skips the unique check of a
+		 * valid index that holds the old version under the same key (see
+		 * DirectPrepareClaim); one being built concurrently may lack it.
+		 */
 		PgjobsIndexInsert(irels[i], values, isnull, &slot->tts_tid, rel,
-						  (claimed ? di->claim_checked : di->unique) ?
+						  di->unique && (!claimed || di->claim_checked ||
+										 !irels[i]->rd_index->indisvalid) ?
 						  UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 						  claimed && di->claim_unchanged, di->info);
 	}
@@ -2319,7 +2345,8 @@ static bool
 DirectAllowed(Oid relid)
 {
 	return ExecutorCheckPerms_hook == NULL &&
-		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT | ACL_SELECT) == ACLCHECK_OK;
+		pg_class_aclmask(relid, GetUserId(), ACL_INSERT | ACL_SELECT, ACLMASK_ALL) ==
+		(ACL_INSERT | ACL_SELECT);
 }
 
 /*
@@ -2542,9 +2569,11 @@ DirectClaimTable(void)
 		direct_queue.d->job_control != job_control)
 		DirectBuildQueue(rel, job_control);
 	if (!direct_queue.d->claim_usable || ExecutorCheckPerms_hook != NULL ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE | ACL_SELECT) != ACLCHECK_OK)
+		pg_class_aclmask(relid, GetUserId(), ACL_UPDATE | ACL_SELECT, ACLMASK_ALL) !=
+		(ACL_UPDATE | ACL_SELECT))
 	{
-		table_close(rel, RowExclusiveLock);
+		/* the UPDATE takes the same lock */
+		table_close(rel, NoLock);
 		return NULL;
 	}
 	return rel;
@@ -2647,7 +2676,10 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 		{
 			Form_pg_attribute att = TupleDescAttr(rel_desc, i);
 
-			if (nulls[i] && att->attnotnull)
+			/* as an UPDATE, the new version keeps nothing of a dropped column */
+			if (att->attisdropped)
+				nulls[i] = true;
+			else if (nulls[i] && att->attnotnull)
 				ereport(ERROR,
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
@@ -2694,6 +2726,33 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 }
 
 /*
+ * ClaimLocked claims, through PLAN_CLAIM_LOCKED's UPDATE, the jobs whose
+ * row versions the last SPI result, a pick's, locked, claimed at now:
+ * SPI_tuptable then holds the UPDATE's rows.
+ */
+static void
+ClaimLocked(TimestampTz now)
+{
+	Datum	   *tids = palloc(sizeof(Datum) * SPI_processed);
+	Datum		values[2];
+	uint64		row;
+
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+
+		tids[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			elog(ERROR, "pgjobs: a claimed job has no row version");
+	}
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = PointerGetDatum(construct_array(tids, (int) SPI_processed, TIDOID,
+												sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+	ExecutePlan(PLAN_CLAIM_LOCKED, values, NULL, SPI_OK_UPDATE_RETURNING);
+}
+
+/*
  * DirectClaimRows marks running the jobs whose row versions the last SPI
  * result, a pick's (CLAIM_OPEN_PICK: the ctid of each version the claim
  * locked), names, claimed at now, in jobs.job_queue (rel, from
@@ -2708,12 +2767,18 @@ DirectClaimRows(Relation rel, TimestampTz now)
 
 	if (SPI_tuptable == NULL)
 		elog(ERROR, "pgjobs: the claim returned no rows");
+	desc = SPI_tuptable->tupdesc;
+	if (desc->natts != 1 || TupleDescAttr(desc, 0)->atttypid != TIDOID)
+		elog(ERROR, "pgjobs: the claim returned unexpected columns");
+	/* as an UPDATE's executor start does, rows or not */
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 
 	/*
 	 * Nothing that changes how the table is written can happen while the
 	 * claim holds its lock, but the pick may have taken in invalidations
 	 * (of an index built concurrently, say): prepare again.  The jobs are
-	 * locked, not claimed, so there is no going back to the UPDATE.
+	 * locked, not yet claimed: if the table may no longer be written
+	 * directly, the UPDATE claims them.
 	 */
 	d = direct_queue.d;
 	if (direct_queue.stale || d == NULL || d->relid != RelationGetRelid(rel))
@@ -2721,7 +2786,11 @@ DirectClaimRows(Relation rel, TimestampTz now)
 		DirectBuildQueue(rel, CatalogHasJobControl());
 		d = direct_queue.d;
 		if (!d->claim_usable)
-			elog(ERROR, "pgjobs: jobs.job_queue changed while jobs were being claimed");
+		{
+			table_close(rel, NoLock);
+			ClaimLocked(now);
+			return;
+		}
 	}
 	if (SPI_processed == 0)
 	{
@@ -2733,10 +2802,6 @@ DirectClaimRows(Relation rel, TimestampTz now)
 		table_close(rel, NoLock);
 		return;
 	}
-	desc = SPI_tuptable->tupdesc;
-	if (desc->natts != 1 || TupleDescAttr(desc, 0)->atttypid != TIDOID)
-		elog(ERROR, "pgjobs: the claim returned unexpected columns");
-	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 	direct_busy = true;
 	PG_TRY();
 	{

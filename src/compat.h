@@ -158,6 +158,9 @@ PgjobsTupleUpdate(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 											InvalidSnapshot, true, tmfd, lockmode,
 											&update_indexes);
 
+	/* a table with btree indexes alone never needs summarizing entries only */
+	if (update_indexes == TU_Summarizing)
+		elog(ERROR, "pgjobs: an update asked for summarizing index entries only");
 	*indexes = update_indexes == TU_All;
 	return result;
 #else

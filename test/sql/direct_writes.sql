@@ -482,6 +482,15 @@ ALTER TABLE jobs.job_queue DROP CONSTRAINT first_attempt;
 SELECT * FROM claim(10);
 SELECT indexes_intact('jobs.job_queue');
 
+-- a table inheriting from the queue: the UPDATE, which claims its jobs too
+-- (the pick reads the queue alone)
+CREATE TABLE more_jobs () INHERITS (jobs.job_queue);
+INSERT INTO more_jobs (task) VALUES ('h.1');
+SELECT * FROM claim(10, 'h.%');
+SELECT task, status, attempts FROM more_jobs;
+DROP TABLE more_jobs;
+SELECT * FROM claim(1);
+
 -- a read-only transaction refuses the claim
 BEGIN READ ONLY;
 \set VERBOSITY terse
