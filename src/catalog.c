@@ -329,6 +329,20 @@
 	}
 
 /*
+ * The twenty plans of a claim written how, named after p: p (the head),
+ * p_FROM, p_AT, p_TWO and p_TWO_BELOW, each with _TOPIC, _BLOCKED and
+ * _TOPIC_BLOCKED.
+ */
+#define CLAIM_ALL_DEFS(how, p) \
+	CLAIM_HEAD_DEFS(how, p, p##_TOPIC, p##_BLOCKED, p##_TOPIC_BLOCKED), \
+	CLAIM_FROM_DEFS(how, p##_FROM, p##_TOPIC_FROM, p##_BLOCKED_FROM, p##_TOPIC_BLOCKED_FROM), \
+	CLAIM_AT_DEFS(how, p##_AT, p##_TOPIC_AT, p##_BLOCKED_AT, p##_TOPIC_BLOCKED_AT), \
+	CLAIM_TWO_DEFS(CLAIM_TWO, how, p##_TWO, p##_TOPIC_TWO, p##_BLOCKED_TWO, \
+				   p##_TOPIC_BLOCKED_TWO), \
+	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, how, p##_TWO_BELOW, p##_TOPIC_TWO_BELOW, \
+				   p##_BLOCKED_TWO_BELOW, p##_TOPIC_BLOCKED_TWO_BELOW)
+
+/*
  * "priority = param" for the cursor's checks, which read one priority
  * between two keys and stop at "scheduled_at = x AND job_id < y".  Written
  * as an ANY of one element, which nbtree reads as the equality it is, so
@@ -1124,16 +1138,8 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		1, {INT4OID}
 	},
 	/* the claims, both ways */
-	CLAIM_HEAD_DEFS(UPDATE, PLAN_CLAIM, PLAN_CLAIM_TOPIC,
-					PLAN_CLAIM_BLOCKED, PLAN_CLAIM_TOPIC_BLOCKED),
-	CLAIM_FROM_DEFS(UPDATE, PLAN_CLAIM_FROM, PLAN_CLAIM_TOPIC_FROM,
-					PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_TOPIC_BLOCKED_FROM),
-	CLAIM_AT_DEFS(UPDATE, PLAN_CLAIM_AT, PLAN_CLAIM_TOPIC_AT,
-				  PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_AT),
-	CLAIM_TWO_DEFS(CLAIM_TWO, UPDATE, PLAN_CLAIM_TWO, PLAN_CLAIM_TOPIC_TWO,
-				   PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_TOPIC_BLOCKED_TWO),
-	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, UPDATE, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_TOPIC_TWO_BELOW,
-				   PLAN_CLAIM_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW),
+	CLAIM_ALL_DEFS(UPDATE, PLAN_CLAIM),
+	CLAIM_ALL_DEFS(PICK, PLAN_PICK),
 	/*
 	 * The claim of the jobs a pick locked (the versions of the ctids $2),
 	 * when the table changed during the pick so that the claim may no
@@ -1146,16 +1152,6 @@ static const CatalogPlanDef plan_defs[NUM_PLANS] = {
 		CLAIM_RETURNING,
 		2, {TIMESTAMPTZOID, TIDARRAYOID}
 	},
-	CLAIM_HEAD_DEFS(PICK, PLAN_PICK, PLAN_PICK_TOPIC,
-					PLAN_PICK_BLOCKED, PLAN_PICK_TOPIC_BLOCKED),
-	CLAIM_FROM_DEFS(PICK, PLAN_PICK_FROM, PLAN_PICK_TOPIC_FROM,
-					PLAN_PICK_BLOCKED_FROM, PLAN_PICK_TOPIC_BLOCKED_FROM),
-	CLAIM_AT_DEFS(PICK, PLAN_PICK_AT, PLAN_PICK_TOPIC_AT,
-				  PLAN_PICK_BLOCKED_AT, PLAN_PICK_TOPIC_BLOCKED_AT),
-	CLAIM_TWO_DEFS(CLAIM_TWO, PICK, PLAN_PICK_TWO, PLAN_PICK_TOPIC_TWO,
-				   PLAN_PICK_BLOCKED_TWO, PLAN_PICK_TOPIC_BLOCKED_TWO),
-	CLAIM_TWO_DEFS(CLAIM_TWO_BELOW, PICK, PLAN_PICK_TWO_BELOW, PLAN_PICK_TOPIC_TWO_BELOW,
-				   PLAN_PICK_BLOCKED_TWO_BELOW, PLAN_PICK_TOPIC_BLOCKED_TWO_BELOW),
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
@@ -2189,6 +2185,47 @@ typedef void (*DirectFillRow) (const DirectInsert *d, Datum *values, bool *nulls
 							   int row, void *arg);
 
 /*
+ * What a direct write works with: memory of its own (current while it
+ * writes), the table's indexes, open, and an expression context for their
+ * predicates.
+ */
+typedef struct DirectWork
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	Relation   *irels;
+	ExprContext *econtext;
+} DirectWork;
+
+/* DirectWorkStart sets up *w for a write as d prepares it. */
+static void
+DirectWorkStart(DirectWork *w, const DirectInsert *d)
+{
+	int			i;
+
+	w->cxt = AllocSetContextCreate(CurrentMemoryContext, "pgjobs direct write",
+								   ALLOCSET_DEFAULT_SIZES);
+	w->old = MemoryContextSwitchTo(w->cxt);
+	w->irels = palloc(sizeof(Relation) * Max(d->nindexes, 1));
+	for (i = 0; i < d->nindexes; i++)
+		w->irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
+	w->econtext = CreateStandaloneExprContext();
+}
+
+/* DirectWorkEnd ends the write *w was set up for, keeping the index locks. */
+static void
+DirectWorkEnd(DirectWork *w, const DirectInsert *d)
+{
+	int			i;
+
+	FreeExprContext(w->econtext, true);
+	for (i = 0; i < d->nindexes; i++)
+		index_close(w->irels[i], NoLock);
+	MemoryContextSwitchTo(w->old);
+	MemoryContextDelete(w->cxt);
+}
+
+/*
  * DirectIndexRow adds the row version just written from slot to every index
  * that takes it, as ExecInsertIndexTuples would: claimed, a new version of
  * a claimed job, else a new row.
@@ -2233,10 +2270,8 @@ static void
 DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void *arg)
 {
 	TupleDesc	rel_desc = RelationGetDescr(rel);
-	Relation   *irels;
+	DirectWork	w;
 	ExprContext *econtext;
-	MemoryContext cxt;
-	MemoryContext old;
 	Datum	   *stmt_values;
 	bool	   *stmt_nulls;
 	TupleTableSlot **slots;
@@ -2246,12 +2281,8 @@ DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void
 	int			base;
 	int			i;
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgjobs insert", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	irels = palloc(sizeof(Relation) * Max(d->nindexes, 1));
-	for (i = 0; i < d->nindexes; i++)
-		irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
-	econtext = CreateStandaloneExprContext();
+	DirectWorkStart(&w, d);
+	econtext = w.econtext;
 
 	/* the values that are the same for every row of the call */
 	stmt_values = palloc(sizeof(Datum) * natts);
@@ -2320,33 +2351,29 @@ DirectWrite(const DirectInsert *d, Relation rel, int n, DirectFillRow fill, void
 			/* heap_multi_insert may leak into the current context */
 			MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 			table_multi_insert(rel, slots, m, cid, 0, NULL);
-			MemoryContextSwitchTo(cxt);
+			MemoryContextSwitchTo(w.cxt);
 		}
 		for (i = 0; i < m; i++)
-			DirectIndexRow(d, rel, irels, slots[i], econtext, false);
+			DirectIndexRow(d, rel, w.irels, slots[i], econtext, false);
 	}
 
 	for (i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeExprContext(econtext, true);
-	for (i = 0; i < d->nindexes; i++)
-		index_close(irels[i], NoLock);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
+	DirectWorkEnd(&w, d);
 }
 
 /*
- * DirectAllowed says whether the current role may do what the INSERT it
- * replaces needs of relid: insert, and read the columns it returns.  With
- * an executor permission hook (sepgsql, pgaudit) the INSERT runs, so that
- * the hook sees it.
+ * DirectAllowed says whether the current role may do what the statement a
+ * direct write replaces needs of relid: every privilege of mode on the
+ * whole table (insert or update, and read the columns it returns).  With
+ * an executor permission hook (sepgsql, pgaudit) the statement runs, so
+ * that the hook sees it.
  */
 static bool
-DirectAllowed(Oid relid)
+DirectAllowed(Oid relid, AclMode mode)
 {
 	return ExecutorCheckPerms_hook == NULL &&
-		pg_class_aclmask(relid, GetUserId(), ACL_INSERT | ACL_SELECT, ACLMASK_ALL) ==
-		(ACL_INSERT | ACL_SELECT);
+		pg_class_aclmask(relid, GetUserId(), mode, ACLMASK_ALL) == mode;
 }
 
 /*
@@ -2461,7 +2488,7 @@ DirectFinishedTable(bool job_control)
 		direct_finished.d->relid != relid || direct_finished.d->queue_relid != queue_relid ||
 		direct_finished.d->job_control != job_control)
 		DirectBuildFinished(rel, queue_relid, job_control);
-	if (!direct_finished.d->usable || !DirectAllowed(relid))
+	if (!direct_finished.d->usable || !DirectAllowed(relid, ACL_INSERT | ACL_SELECT))
 	{
 		table_close(rel, RowExclusiveLock);
 		return NULL;
@@ -2543,15 +2570,18 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 }
 
 /*
- * DirectClaimTable returns jobs.job_queue, locked, if a claim may mark its
- * jobs running directly (DirectClaimRows), or NULL if it must run the
- * UPDATE.  Besides what a direct write needs (see DirectInsert), the role
- * must be allowed to update the table as well as read it, as the UPDATE's
- * assignments and RETURNING need; with column privileges only, the UPDATE
- * checks them.
+ * DirectQueueTable returns jobs.job_queue, locked, if publish (claim
+ * false) may write its jobs directly (DirectInsertJobs), or a claim (claim
+ * true) may mark them running directly (DirectClaimRows); or NULL if the
+ * statement must run.  Besides what a direct write needs (see
+ * DirectInsert), the role must be allowed to insert (or update) as well as
+ * read the whole table, as the statement's columns and RETURNING need;
+ * with column privileges only, the statement checks them.  A call made
+ * while another is writing (a function an index calls, say) takes the
+ * statement: the DirectInsert is the other's, and must not be rebuilt.
  */
 static Relation
-DirectClaimTable(void)
+DirectQueueTable(bool claim)
 {
 	bool		job_control;
 	Oid			relid;
@@ -2568,11 +2598,10 @@ DirectClaimTable(void)
 	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
 		direct_queue.d->job_control != job_control)
 		DirectBuildQueue(rel, job_control);
-	if (!direct_queue.d->claim_usable || ExecutorCheckPerms_hook != NULL ||
-		pg_class_aclmask(relid, GetUserId(), ACL_UPDATE | ACL_SELECT, ACLMASK_ALL) !=
-		(ACL_UPDATE | ACL_SELECT))
+	if (!(claim ? direct_queue.d->claim_usable : direct_queue.d->usable) ||
+		!DirectAllowed(relid, (claim ? ACL_UPDATE : ACL_INSERT) | ACL_SELECT))
 	{
-		/* the UPDATE takes the same lock */
+		/* the statement takes the same lock */
 		table_close(rel, NoLock);
 		return NULL;
 	}
@@ -2596,10 +2625,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 {
 	TupleDesc	rel_desc = RelationGetDescr(rel);
 	TupleDesc	claim_desc;
-	MemoryContext cxt;
-	MemoryContext old;
-	Relation   *irels;
-	ExprContext *econtext;
+	DirectWork	w;
 	TupleTableSlot *oldslot;
 	TupleTableSlot *newslot;
 	CommandId	cid = GetCurrentCommandId(true);
@@ -2608,12 +2634,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 	uint64		row;
 	int			i;
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgjobs claim", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	irels = palloc(sizeof(Relation) * Max(d->nindexes, 1));
-	for (i = 0; i < d->nindexes; i++)
-		irels[i] = index_open(d->indexes[i].oid, RowExclusiveLock);
-	econtext = CreateStandaloneExprContext();
+	DirectWorkStart(&w, d);
 	/* the table's own descriptor: a column added since has its default */
 	oldslot = MakeSingleTupleTableSlot(rel_desc, table_slot_callbacks(rel));
 	newslot = MakeSingleTupleTableSlot(d->desc, &TTSOpsVirtual);
@@ -2637,7 +2658,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 		bool		claim_nulls[CLAIM_NCOLS];
 
 		CHECK_FOR_INTERRUPTS();
-		ResetExprContext(econtext);
+		ResetExprContext(w.econtext);
 		tid_datum = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1,
 								  &tid_isnull);
 		if (tid_isnull)
@@ -2698,7 +2719,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 			elog(ERROR, "pgjobs: a claimed job's row changed while it was locked (%d)",
 				 (int) result);
 		if (indexes)
-			DirectIndexRow(d, rel, irels, newslot, econtext, true);
+			DirectIndexRow(d, rel, w.irels, newslot, w.econtext, true);
 
 		/* what the UPDATE returns */
 		for (i = 0; i < CLAIM_NCOLS; i++)
@@ -2708,21 +2729,17 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 		}
 		MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
 		SPI_tuptable->vals[kept++] = heap_form_tuple(claim_desc, claim_values, claim_nulls);
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(w.cxt);
 	}
 	MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
 	SPI_tuptable->tupdesc = CreateTupleDescCopy(claim_desc);
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(w.cxt);
 	SPI_tuptable->numvals = kept;
 	SPI_processed = kept;
 
 	ExecDropSingleTupleTableSlot(oldslot);
 	ExecDropSingleTupleTableSlot(newslot);
-	FreeExprContext(econtext, true);
-	for (i = 0; i < d->nindexes; i++)
-		index_close(irels[i], NoLock);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
+	DirectWorkEnd(&w, d);
 }
 
 /*
@@ -2756,7 +2773,7 @@ ClaimLocked(TimestampTz now)
  * DirectClaimRows marks running the jobs whose row versions the last SPI
  * result, a pick's (CLAIM_OPEN_PICK: the ctid of each version the claim
  * locked), names, claimed at now, in jobs.job_queue (rel, from
- * DirectClaimTable), and closes rel, keeping the lock.  SPI_tuptable then
+ * DirectQueueTable), and closes rel, keeping the lock.  SPI_tuptable then
  * holds the rows the claim's UPDATE would have returned.
  */
 static void
@@ -2826,30 +2843,14 @@ DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
 				 int64 *ids, TimestampTz *keys)
 {
 	bool		job_control = CatalogHasJobControl();
-	Oid			relid;
 	Relation	rel;
 	DirectJobs	jobs;
 
-	/*
-	 * A call made while another is writing (a function an index calls, say)
-	 * takes the INSERT: the DirectInsert is the other's, and must not be
-	 * rebuilt.
-	 */
-	if (n <= 0 || direct_busy || XactReadOnly || IsInParallelMode())
+	if (n <= 0)
 		return false;
-	relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
-	if (!OidIsValid(relid))
+	rel = DirectQueueTable(false);
+	if (rel == NULL)
 		return false;
-	/* locking it took in every invalidation before it */
-	rel = table_open(relid, NoLock);
-	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
-		direct_queue.d->job_control != job_control)
-		DirectBuildQueue(rel, job_control);
-	if (!direct_queue.d->usable || !DirectAllowed(relid))
-	{
-		table_close(rel, RowExclusiveLock);
-		return false;
-	}
 
 	jobs.specs = specs;
 	jobs.timestamps = timestamps;
@@ -3160,29 +3161,20 @@ typedef struct ClaimPlans
 	CatalogPlanId pick[CLAIM_SHAPE_HEAD + 1];
 } ClaimPlans;
 
+/* The plans of the five shapes of claim p, in ClaimShape's order. */
+#define CLAIM_SHAPES(p)	{p##_AT, p##_TWO, p##_TWO_BELOW, p##_FROM, p}
+
 static const ClaimPlans claim_plans = {
-	{PLAN_CLAIM_AT, PLAN_CLAIM_TWO, PLAN_CLAIM_TWO_BELOW, PLAN_CLAIM_FROM, PLAN_CLAIM},
-	{PLAN_PICK_AT, PLAN_PICK_TWO, PLAN_PICK_TWO_BELOW, PLAN_PICK_FROM, PLAN_PICK}
+	CLAIM_SHAPES(PLAN_CLAIM), CLAIM_SHAPES(PLAN_PICK)
 };
 static const ClaimPlans claim_topic_plans = {
-	{PLAN_CLAIM_TOPIC_AT, PLAN_CLAIM_TOPIC_TWO, PLAN_CLAIM_TOPIC_TWO_BELOW,
-	 PLAN_CLAIM_TOPIC_FROM, PLAN_CLAIM_TOPIC},
-	{PLAN_PICK_TOPIC_AT, PLAN_PICK_TOPIC_TWO, PLAN_PICK_TOPIC_TWO_BELOW,
-	 PLAN_PICK_TOPIC_FROM, PLAN_PICK_TOPIC}
+	CLAIM_SHAPES(PLAN_CLAIM_TOPIC), CLAIM_SHAPES(PLAN_PICK_TOPIC)
 };
 static const ClaimPlans claim_blocked_plans = {
-	{PLAN_CLAIM_BLOCKED_AT, PLAN_CLAIM_BLOCKED_TWO, PLAN_CLAIM_BLOCKED_TWO_BELOW,
-	 PLAN_CLAIM_BLOCKED_FROM, PLAN_CLAIM_BLOCKED},
-	{PLAN_PICK_BLOCKED_AT, PLAN_PICK_BLOCKED_TWO, PLAN_PICK_BLOCKED_TWO_BELOW,
-	 PLAN_PICK_BLOCKED_FROM, PLAN_PICK_BLOCKED}
+	CLAIM_SHAPES(PLAN_CLAIM_BLOCKED), CLAIM_SHAPES(PLAN_PICK_BLOCKED)
 };
 static const ClaimPlans claim_topic_blocked_plans = {
-	{PLAN_CLAIM_TOPIC_BLOCKED_AT, PLAN_CLAIM_TOPIC_BLOCKED_TWO,
-	 PLAN_CLAIM_TOPIC_BLOCKED_TWO_BELOW, PLAN_CLAIM_TOPIC_BLOCKED_FROM,
-	 PLAN_CLAIM_TOPIC_BLOCKED},
-	{PLAN_PICK_TOPIC_BLOCKED_AT, PLAN_PICK_TOPIC_BLOCKED_TWO,
-	 PLAN_PICK_TOPIC_BLOCKED_TWO_BELOW, PLAN_PICK_TOPIC_BLOCKED_FROM,
-	 PLAN_PICK_TOPIC_BLOCKED}
+	CLAIM_SHAPES(PLAN_CLAIM_TOPIC_BLOCKED), CLAIM_SHAPES(PLAN_PICK_TOPIC_BLOCKED)
 };
 
 /*
@@ -3382,7 +3374,7 @@ OrderClaimedRows(ClaimKey *keys)
  * cursors *cc read by StartClaim appended as its last parameters (three to
  * five); the head plan otherwise.  It is the pick, whose rows
  * DirectClaimRows then marks running, when jobs.job_queue allows
- * (DirectClaimTable), the UPDATE otherwise.  values and nulls must have
+ * (DirectQueueTable), the UPDATE otherwise.  values and nulls must have
  * room for five more.  The buffers the claim touched go to
  * ClaimCursorCost, which decides from which cursors the next claims read.
  * The claimed rows are left in SPI_tuptable in claim order, and the claimed
@@ -3393,7 +3385,7 @@ static int
 RunClaim(const ClaimPlans *plans, Datum *values, char *nulls, int n,
 		 ClaimCursor *cc, uint64 sig, ClaimKey *keys)
 {
-	Relation	direct = DirectClaimTable();
+	Relation	direct = DirectQueueTable(true);
 	const CatalogPlanId *ids = direct ? plans->pick : plans->update;
 	int			rc = direct ? SPI_OK_SELECT : SPI_OK_UPDATE_RETURNING;
 	int64		pages;
