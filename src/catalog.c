@@ -119,11 +119,11 @@
  * PICK, a SELECT of the same rows FOR UPDATE that returns only the ctid of
  * each row version it locked, for the direct claim (DirectClaimRows) to
  * mark running and return as the UPDATE would.  The pick reads the table
- * alone (ONLY): a table with inheritance children takes the UPDATE.  Either yields them in no
- * set order: RunClaim sorts them into claim order, which costs less than a
- * CTE and a Sort node set up in the executor at every claim.  The
- * selection that locks the jobs is the same both ways but for its column:
- * CLAIM_COLS_UPDATE or CLAIM_COLS_PICK.
+ * alone (ONLY): a table with inheritance children takes the UPDATE.
+ * Either yields them in no set order: RunClaim sorts them into claim
+ * order, which costs less than a CTE and a Sort node set up in the
+ * executor at every claim.  The selection that locks the jobs is the same
+ * both ways but for its column: CLAIM_COLS_UPDATE or CLAIM_COLS_PICK.
  */
 #define CLAIM_SET \
 	"     SET status = 'running', attempts = q.attempts" PLUS "1," \
@@ -1595,9 +1595,9 @@ CatalogInsertJobs(Datum jobs, Oid array_type, Tuplestorestate *out,
  * Direct insertion.  jobs.publish and jobs.publish_bulk write their jobs
  * into jobs.job_queue themselves, the way COPY does, rather than through an
  * INSERT statement (and jobs.ack and jobs.ack_batch, after their DELETE,
- * write the finished jobs into jobs.job the same way): a single publish skips the executor's start-up of a
- * 23-column insert and the compilation of three partial-index predicates
- * that every INSERT statement repeats, and a bulk one puts all the jobs
+ * write the finished jobs into jobs.job the same way): a single publish
+ * skips the executor's start-up of a 23-column insert and the compilation
+ * of three partial-index predicates that every INSERT statement repeats, and a bulk one puts all the jobs
  * that fit on a heap page in one WAL record (heap_multi_insert) instead of
  * a record, a buffer lock and a pass through the projection and
  * ModifyTable for each row.  Each job then goes into each index as the
@@ -1974,15 +1974,12 @@ DirectPrepareClaim(Relation rel, DirectInsert *d)
 		{"scheduled_at", TIMESTAMPTZOID, false}, {"expires_at", TIMESTAMPTZOID, false}
 	};
 
-	d->status = attnameAttNum(rel, "status", false);
-	d->attempts = DirectColumn(rel, "attempts", INT4OID, false);
-	d->started_at = DirectColumn(rel, "started_at", TIMESTAMPTZOID, false);
-	d->expires_at = DirectColumn(rel, "expires_at", TIMESTAMPTZOID, false);
 	/* the pick reads the table alone: an UPDATE would update its children too */
 	if (rel->rd_rel->relhassubclass)
 		return false;
-	if (d->status <= 0 || d->attempts == InvalidAttrNumber ||
-		d->started_at == InvalidAttrNumber || d->expires_at == InvalidAttrNumber)
+	d->status = attnameAttNum(rel, "status", false);
+	d->started_at = DirectColumn(rel, "started_at", TIMESTAMPTZOID, false);
+	if (d->status <= 0 || d->started_at == InvalidAttrNumber)
 		return false;
 	d->claim_desc = CreateTemplateTupleDesc(CLAIM_NCOLS);
 	for (i = 0; i < CLAIM_NCOLS; i++)
@@ -1993,6 +1990,8 @@ DirectPrepareClaim(Relation rel, DirectInsert *d)
 			return false;
 		TupleDescCopyEntry(d->claim_desc, i + 1, d->desc, d->claim_from[i]);
 	}
+	d->attempts = d->claim_from[CLAIM_COL_ATTEMPTS - 1];
+	d->expires_at = d->claim_from[CLAIM_COL_EXPIRES_AT - 1];
 	status_type = TupleDescAttr(d->desc, d->status - 1)->atttypid;
 	if (get_typtype(status_type) != TYPTYPE_ENUM)
 		return false;
@@ -2377,6 +2376,21 @@ DirectAllowed(Oid relid, AclMode mode)
 }
 
 /*
+ * DirectLockTable locks jobs.name as a write does and returns its OID, or
+ * InvalidOid if there is none or nothing may be written directly now: in
+ * a read-only transaction, in parallel mode, or while another call writes
+ * (a function an index calls, say), whose DirectInsert must not be
+ * rebuilt.  Locking takes in every invalidation before it.
+ */
+static Oid
+DirectLockTable(const char *name)
+{
+	if (direct_busy || XactReadOnly || IsInParallelMode())
+		return InvalidOid;
+	return RangeVarGetRelid(makeRangeVar("jobs", (char *) name, -1), RowExclusiveLock, true);
+}
+
+/*
  * DirectBuildFinished prepares ack's DirectInsert for jobs.job (rel,
  * locked), whose rows come from those the finishing DELETE of
  * jobs.job_queue (queue_relid) returns: the finished columns of the schema
@@ -2472,17 +2486,12 @@ DirectBuildFinished(Relation rel, Oid queue_relid, bool job_control)
 static Relation
 DirectFinishedTable(bool job_control)
 {
-	Oid			queue_relid;
-	Oid			relid;
+	Oid			queue_relid = DirectLockTable("job_queue");
+	Oid			relid = DirectLockTable("job");
 	Relation	rel;
 
-	if (direct_busy || XactReadOnly || IsInParallelMode())
-		return NULL;
-	queue_relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
-	relid = RangeVarGetRelid(makeRangeVar("jobs", "job", -1), RowExclusiveLock, true);
 	if (!OidIsValid(queue_relid) || !OidIsValid(relid))
 		return NULL;
-	/* locking them took in every invalidation before */
 	rel = table_open(relid, NoLock);
 	if (direct_finished.stale || direct_finished.d == NULL ||
 		direct_finished.d->relid != relid || direct_finished.d->queue_relid != queue_relid ||
@@ -2576,24 +2585,17 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
  * statement must run.  Besides what a direct write needs (see
  * DirectInsert), the role must be allowed to insert (or update) as well as
  * read the whole table, as the statement's columns and RETURNING need;
- * with column privileges only, the statement checks them.  A call made
- * while another is writing (a function an index calls, say) takes the
- * statement: the DirectInsert is the other's, and must not be rebuilt.
+ * with column privileges only, the statement checks them.
  */
 static Relation
 DirectQueueTable(bool claim)
 {
-	bool		job_control;
-	Oid			relid;
+	bool		job_control = CatalogHasJobControl();
+	Oid			relid = DirectLockTable("job_queue");
 	Relation	rel;
 
-	if (direct_busy || XactReadOnly || IsInParallelMode())
-		return NULL;
-	job_control = CatalogHasJobControl();
-	relid = RangeVarGetRelid(makeRangeVar("jobs", "job_queue", -1), RowExclusiveLock, true);
 	if (!OidIsValid(relid))
 		return NULL;
-	/* locking it took in every invalidation before it */
 	rel = table_open(relid, NoLock);
 	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
 		direct_queue.d->job_control != job_control)
@@ -2606,6 +2608,20 @@ DirectQueueTable(bool claim)
 		return NULL;
 	}
 	return rel;
+}
+
+/*
+ * ClaimRowsDesc makes the descriptor of the rows of a claim (d's), in the
+ * memory of SPI_tuptable, that of the last SPI result, and returns it.
+ */
+static TupleDesc
+ClaimRowsDesc(const DirectInsert *d)
+{
+	MemoryContext old = MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
+
+	SPI_tuptable->tupdesc = CreateTupleDescCopy(d->claim_desc);
+	MemoryContextSwitchTo(old);
+	return SPI_tuptable->tupdesc;
 }
 
 /*
@@ -2624,6 +2640,7 @@ static void
 DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 {
 	TupleDesc	rel_desc = RelationGetDescr(rel);
+	TupleDesc	pick_desc = SPI_tuptable->tupdesc;
 	TupleDesc	claim_desc;
 	DirectWork	w;
 	TupleTableSlot *oldslot;
@@ -2638,7 +2655,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 	/* the table's own descriptor: a column added since has its default */
 	oldslot = MakeSingleTupleTableSlot(rel_desc, table_slot_callbacks(rel));
 	newslot = MakeSingleTupleTableSlot(d->desc, &TTSOpsVirtual);
-	claim_desc = CreateTupleDescCopy(d->claim_desc);
+	claim_desc = ClaimRowsDesc(d);
 
 	for (row = 0; row < SPI_processed; row++)
 	{
@@ -2659,8 +2676,7 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 
 		CHECK_FOR_INTERRUPTS();
 		ResetExprContext(w.econtext);
-		tid_datum = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1,
-								  &tid_isnull);
+		tid_datum = heap_getattr(SPI_tuptable->vals[row], 1, pick_desc, &tid_isnull);
 		if (tid_isnull)
 			elog(ERROR, "pgjobs: a claimed job has no row version");
 		ItemPointerCopy((ItemPointer) DatumGetPointer(tid_datum), &tid);
@@ -2731,9 +2747,6 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 		SPI_tuptable->vals[kept++] = heap_form_tuple(claim_desc, claim_values, claim_nulls);
 		MemoryContextSwitchTo(w.cxt);
 	}
-	MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
-	SPI_tuptable->tupdesc = CreateTupleDescCopy(claim_desc);
-	MemoryContextSwitchTo(w.cxt);
 	SPI_tuptable->numvals = kept;
 	SPI_processed = kept;
 
@@ -2812,10 +2825,7 @@ DirectClaimRows(Relation rel, TimestampTz now)
 	if (SPI_processed == 0)
 	{
 		/* no job: the columns of the rows there would have been */
-		MemoryContext old = MemoryContextSwitchTo(SPI_tuptable->tuptabcxt);
-
-		SPI_tuptable->tupdesc = CreateTupleDescCopy(d->claim_desc);
-		MemoryContextSwitchTo(old);
+		(void) ClaimRowsDesc(d);
 		table_close(rel, NoLock);
 		return;
 	}
