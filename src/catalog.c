@@ -24,6 +24,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/int.h"
@@ -37,10 +38,12 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_relation.h"
 #include "rewrite/rewriteHandler.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -1271,104 +1274,150 @@ FirstInt64Result(void)
 }
 
 /*
- * NotifyResultRows sends a job event for each row of the last SPI result,
- * whose first two columns are job_id and task: event if it is not NULL,
- * else the text in the third column.  Nothing is done unless pgjobs.notify
- * asks for some events at all.
+ * Rows of a result: the last SPI result's (SpiRows), or those a direct
+ * take made (DirectTake).  desc is NULL if there is no result set.
  */
-static void
-NotifyResultRows(const char *event)
+typedef struct JobRows
 {
 	TupleDesc	desc;
+	HeapTuple  *vals;
+	uint64		n;
+} JobRows;
+
+/* SpiRows returns the rows of the last SPI result. */
+static JobRows
+SpiRows(void)
+{
+	JobRows		rows;
+
+	rows.desc = SPI_tuptable != NULL ? SPI_tuptable->tupdesc : NULL;
+	rows.vals = SPI_tuptable != NULL ? SPI_tuptable->vals : NULL;
+	rows.n = SPI_processed;
+	return rows;
+}
+
+/*
+ * NotifyRows sends a job event for each of rows, whose first two columns
+ * are job_id and task: event if it is not NULL, else the text in the third
+ * column.  Nothing is done unless pgjobs.notify asks for some events at
+ * all.
+ */
+static void
+NotifyRows(const JobRows *rows, const char *event)
+{
 	uint64		row;
 
-	if (SPI_processed == 0 ||
+	if (rows->n == 0 ||
 		!NotifyWanted(event ? NotifyEventLevel(event) : PGJOBS_NOTIFY_FINISHED))
 		return;
-	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < (event ? 2 : 3))
+	if (rows->desc == NULL || rows->desc->natts < (event ? 2 : 3))
 		elog(ERROR, "pgjobs: statement returned no job events");
-	desc = SPI_tuptable->tupdesc;
-	for (row = 0; row < SPI_processed; row++)
+	for (row = 0; row < rows->n; row++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
+		HeapTuple	tuple = rows->vals[row];
 		bool		isnull;
-		Datum		job_id = SPI_getbinval(tuple, desc, 1, &isnull);
+		Datum		job_id = SPI_getbinval(tuple, rows->desc, 1, &isnull);
 		char	   *task;
 		char	   *row_event;
 
 		if (isnull)
 			elog(ERROR, "pgjobs: unexpected NULL job_id");
-		task = SPI_getvalue(tuple, desc, 2);
-		row_event = event ? (char *) event : SPI_getvalue(tuple, desc, 3);
+		task = SPI_getvalue(tuple, rows->desc, 2);
+		row_event = event ? (char *) event : SPI_getvalue(tuple, rows->desc, 3);
 		if (row_event == NULL)
 			elog(ERROR, "pgjobs: unexpected NULL job event");
 		NotifyJobEvent(row_event, DatumGetInt64(job_id), task);
 	}
 }
 
+/* NotifyResultRows is NotifyRows of the last SPI result. */
+static void
+NotifyResultRows(const char *event)
+{
+	JobRows		rows = SpiRows();
+
+	NotifyRows(&rows, event);
+}
+
 /*
- * NoteEndedRows tells the concurrency-limit counts that the jobs of the
- * last SPI result (task in its second column) stopped running.  The
- * caller asked EndsCounted() before it connected to SPI, since the cache
- * of topic controls is read with SPI.
+ * NoteEnded tells the concurrency-limit counts that the jobs of rows (task
+ * in their second column) stopped running.  The caller asked EndsCounted()
+ * before it connected to SPI, since the cache of topic controls is read
+ * with SPI.
  */
 static void
-NoteEndedRows(void)
+NoteEnded(const JobRows *rows)
 {
 	uint64		row;
 
-	if (SPI_processed == 0)
+	if (rows->n == 0)
 		return;
-	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < 2)
+	if (rows->desc == NULL || rows->desc->natts < 2)
 		elog(ERROR, "pgjobs: statement returned no tasks");
-	for (row = 0; row < SPI_processed; row++)
+	for (row = 0; row < rows->n; row++)
 	{
 		bool		isnull;
-		Datum		task = SPI_getbinval(SPI_tuptable->vals[row],
-										 SPI_tuptable->tupdesc, 2, &isnull);
+		Datum		task = SPI_getbinval(rows->vals[row], rows->desc, 2, &isnull);
 
 		if (!isnull)
 			NoteJobEnded(DatumGetTextPP(task));
 	}
 }
 
+/* NoteEndedRows is NoteEnded of the last SPI result. */
+static void
+NoteEndedRows(void)
+{
+	JobRows		rows = SpiRows();
+
+	NoteEnded(&rows);
+}
+
 /*
- * CopyResultRows appends every row of the last SPI result to out, as rows
- * of out_desc: the result's first columns must have out_desc's types, in
- * order; any further columns are left out.  tuplestore_putvalues copies the
- * values into the store's own memory.
+ * CopyRows appends every one of rows to out, as rows of out_desc: their
+ * first columns must have out_desc's types, in order; any further columns
+ * are left out.  tuplestore_putvalues copies the values into the store's
+ * own memory.
  */
 static void
-CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
+CopyRows(const JobRows *rows, Tuplestorestate *out, TupleDesc out_desc)
 {
-	TupleDesc	spi_desc;
+	TupleDesc	desc = rows->desc;
 	Datum	   *values;
 	bool	   *isnull;
 	uint64		row;
 	int			col;
 
-	if (SPI_tuptable == NULL)
+	if (desc == NULL)
 		elog(ERROR, "pgjobs: statement returned no result set");
-	spi_desc = SPI_tuptable->tupdesc;
-	if (spi_desc->natts < out_desc->natts)
+	if (desc->natts < out_desc->natts)
 		elog(ERROR, "pgjobs: statement returned %d columns, expected %d",
-			 spi_desc->natts, out_desc->natts);
+			 desc->natts, out_desc->natts);
 	for (col = 0; col < out_desc->natts; col++)
 	{
-		if (TupleDescAttr(spi_desc, col)->atttypid !=
+		if (TupleDescAttr(desc, col)->atttypid !=
 			TupleDescAttr(out_desc, col)->atttypid)
 			elog(ERROR, "pgjobs: column %d has type %u, expected %u", col + 1,
-				 TupleDescAttr(spi_desc, col)->atttypid,
+				 TupleDescAttr(desc, col)->atttypid,
 				 TupleDescAttr(out_desc, col)->atttypid);
 	}
 
-	values = palloc(sizeof(Datum) * spi_desc->natts);
-	isnull = palloc(sizeof(bool) * spi_desc->natts);
-	for (row = 0; row < SPI_processed; row++)
+	values = palloc(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+	for (row = 0; row < rows->n; row++)
 	{
-		heap_deform_tuple(SPI_tuptable->vals[row], spi_desc, values, isnull);
+		heap_deform_tuple(rows->vals[row], desc, values, isnull);
 		tuplestore_putvalues(out, out_desc, values, isnull);
 	}
+}
+
+/* CopyResultRows is CopyRows of the last SPI result. */
+static void
+CopyResultRows(Tuplestorestate *out, TupleDesc out_desc)
+{
+	JobRows		rows = SpiRows();
+
+	CopyRows(&rows, out, out_desc);
 }
 
 /*
@@ -1682,6 +1731,13 @@ typedef struct DirectInsert
 	Datum		running;		/* the status */
 	AttrNumber	claim_from[CLAIM_NCOLS];	/* the column of each column of a claim's rows */
 	TupleDesc	claim_desc;		/* a claim's rows */
+	bool		take_usable;	/* false: run ack's DELETE */
+	AttrNumber	job_id;
+	AttrNumber	cancel_requested_at;
+	Oid			take_index;		/* the unique index on job_id alone */
+	int			take_ncols;		/* FINISHED_COLUMNS */
+	AttrNumber *take_from;		/* the column of each of them */
+	TupleDesc	take_desc;		/* a take's rows: those columns, then result */
 	/* jobs.job */
 	Oid			queue_relid;	/* the table the finished rows come from */
 	AttrNumber *from;			/* per column: its column in a finished row, or 0 */
@@ -2029,6 +2085,63 @@ DirectPrepareClaim(Relation rel, DirectInsert *d)
 }
 
 /*
+ * DirectPrepareTake says whether ack may take finished jobs out of
+ * jobs.job_queue (rel, prepared by DirectPrepareClaim) directly: the schema
+ * is 1.1's, the columns the lease is checked on have the claim's types,
+ * each finished column exists, and a valid unique btree index on job_id
+ * alone, with the integer operators, finds a job by its id.
+ */
+static bool
+DirectPrepareTake(Relation rel, DirectInsert *d)
+{
+	char	   *list = pstrdup(FINISHED_COLUMNS);
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			i;
+
+	if (!d->job_control || !SplitIdentifierString(list, ',', &names))
+		return false;
+	d->job_id = DirectColumn(rel, "job_id", INT8OID, false);
+	d->cancel_requested_at = DirectColumn(rel, "cancel_requested_at", TIMESTAMPTZOID, false);
+	if (d->job_id == InvalidAttrNumber || d->cancel_requested_at == InvalidAttrNumber)
+		return false;
+	d->take_ncols = list_length(names);
+	d->take_from = palloc(sizeof(AttrNumber) * d->take_ncols);
+	d->take_desc = CreateTemplateTupleDesc(d->take_ncols + 1);
+	foreach(lc, names)
+	{
+		int			col = foreach_current_index(lc);
+
+		d->take_from[col] = attnameAttNum(rel, lfirst(lc), false);
+		if (d->take_from[col] <= 0)
+			return false;
+		TupleDescCopyEntry(d->take_desc, col + 1, d->desc, d->take_from[col]);
+	}
+	TupleDescInitEntry(d->take_desc, d->take_ncols + 1, "result", JSONBOID, -1, 0);
+
+	for (i = 0; i < d->nindexes; i++)
+	{
+		const DirectIndex *di = &d->indexes[i];
+		Relation	irel;
+		bool		ok;
+
+		if (!di->unique || di->info->ii_NumIndexAttrs != 1 ||
+			di->info->ii_IndexAttrNumbers[0] != d->job_id || di->info->ii_Predicate != NIL)
+			continue;
+		irel = index_open(di->oid, RowExclusiveLock);
+		ok = irel->rd_index->indisvalid && irel->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
+			irel->rd_opcintype[0] == INT8OID;
+		index_close(irel, NoLock);
+		if (ok)
+		{
+			d->take_index = di->oid;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * DirectBuildQueue prepares the DirectInsert for jobs.job_queue (rel,
  * locked) of publish and of the claim.  When the jobs cannot go in
  * directly, or be claimed directly, it records only that.
@@ -2043,6 +2156,7 @@ DirectBuildQueue(Relation rel, bool job_control)
 	if (DirectPrepareTable(rel, d))
 	{
 		d->claim_usable = DirectPrepareClaim(rel, d);
+		d->take_usable = d->claim_usable && DirectPrepareTake(rel, d);
 		if (DirectFindColumns(rel, job_control, &d->cols))
 		{
 			/* job_id is not given: its default draws it */
@@ -2133,7 +2247,7 @@ DirectFillJob(const DirectInsert *d, Datum *values, bool *nulls, int row, void *
 /* What DirectFillFinished needs besides the row number. */
 typedef struct DirectFinishedRows
 {
-	SPITupleTable *tuptable;	/* the finishing DELETE's RETURNING */
+	const JobRows *rows;		/* the finishing DELETE's RETURNING */
 	int			result_col;		/* its column of each job's result, or 0 */
 	Datum		result;			/* if 0: every job's result */
 	bool		result_isnull;
@@ -2153,7 +2267,7 @@ DirectFillFinished(const DirectInsert *d, Datum *values, bool *nulls, int row, v
 	DirectFinishedRows *rows = (DirectFinishedRows *) arg;
 	int			a;
 
-	heap_deform_tuple(rows->tuptable->vals[row], rows->tuptable->tupdesc,
+	heap_deform_tuple(rows->rows->vals[row], rows->rows->desc,
 					  rows->row_values, rows->row_nulls);
 	for (a = 0; a < d->desc->natts; a++)
 	{
@@ -2507,20 +2621,21 @@ DirectFinishedTable(bool job_control)
 
 /*
  * DirectWriteFinished writes into jobs.job (rel, from DirectFinishedTable)
- * the jobs of the last SPI result, a finishing DELETE's RETURNING:
- * succeeded at now, each with the result in column result_col of its row,
- * or result if result_col is 0.  It closes rel, keeping the lock.
+ * the jobs of finished, the rows a finishing DELETE returned (or a direct
+ * take made): succeeded at now, each with the result in column result_col
+ * of its row, or result if result_col is 0.  It closes rel, keeping the
+ * lock.
  */
 static void
-DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnull,
-					TimestampTz now)
+DirectWriteFinished(Relation rel, const JobRows *finished, int result_col,
+					Datum result, bool result_isnull, TimestampTz now)
 {
 	const DirectInsert *d;
 	DirectFinishedRows rows;
-	TupleDesc	desc;
+	TupleDesc	desc = finished->desc;
 	int			i;
 
-	if (SPI_processed == 0)
+	if (finished->n == 0)
 	{
 		table_close(rel, NoLock);
 		return;
@@ -2543,9 +2658,8 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 		if (!d->usable)
 			elog(ERROR, "pgjobs: jobs.job changed while a job was being acked");
 	}
-	if (SPI_tuptable == NULL)
+	if (desc == NULL)
 		elog(ERROR, "pgjobs: the finishing statement returned no rows");
-	desc = SPI_tuptable->tupdesc;
 	if (desc->natts < d->from_natts + (result_col > 0 ? 1 : 0) ||
 		(result_col > 0 && result_col != d->from_natts + 1))
 		elog(ERROR, "pgjobs: the finishing statement returned %d columns", desc->natts);
@@ -2558,7 +2672,7 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 	if (result_col > 0 && TupleDescAttr(desc, result_col - 1)->atttypid != JSONBOID)
 		elog(ERROR, "pgjobs: the finishing statement returned no results");
 
-	rows.tuptable = SPI_tuptable;
+	rows.rows = finished;
 	rows.row_values = palloc(sizeof(Datum) * desc->natts);
 	rows.row_nulls = palloc(sizeof(bool) * desc->natts);
 	rows.result_col = result_col;
@@ -2568,7 +2682,7 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 	direct_busy = true;
 	PG_TRY();
 	{
-		DirectWrite(d, rel, (int) SPI_processed, DirectFillFinished, &rows);
+		DirectWrite(d, rel, (int) finished->n, DirectFillFinished, &rows);
 	}
 	PG_FINALLY();
 	{
@@ -2578,21 +2692,30 @@ DirectWriteFinished(Relation rel, int result_col, Datum result, bool result_isnu
 	table_close(rel, NoLock);
 }
 
+/* What a direct write does to jobs.job_queue. */
+typedef enum DirectUse
+{
+	DIRECT_PUBLISH,				/* insert jobs (DirectInsertJobs) */
+	DIRECT_CLAIM,				/* mark them running (DirectClaimRows) */
+	DIRECT_TAKE					/* delete finished ones (DirectTake) */
+} DirectUse;
+
 /*
- * DirectQueueTable returns jobs.job_queue, locked, if publish (claim
- * false) may write its jobs directly (DirectInsertJobs), or a claim (claim
- * true) may mark them running directly (DirectClaimRows); or NULL if the
- * statement must run.  Besides what a direct write needs (see
- * DirectInsert), the role must be allowed to insert (or update) as well as
- * read the whole table, as the statement's columns and RETURNING need;
- * with column privileges only, the statement checks them.
+ * DirectQueueTable returns jobs.job_queue, locked, if it may be written
+ * directly for use, or NULL if the statement must run.  Besides what a
+ * direct write needs (see DirectInsert), the role must be allowed to
+ * insert (update, delete) as well as read the whole table, as the
+ * statement's columns and RETURNING need; with column privileges only, the
+ * statement checks them.
  */
 static Relation
-DirectQueueTable(bool claim)
+DirectQueueTable(DirectUse use)
 {
+	static const AclMode modes[] = {ACL_INSERT, ACL_UPDATE, ACL_DELETE};
 	bool		job_control = CatalogHasJobControl();
 	Oid			relid = DirectLockTable("job_queue");
 	Relation	rel;
+	bool		usable;
 
 	if (!OidIsValid(relid))
 		return NULL;
@@ -2600,14 +2723,77 @@ DirectQueueTable(bool claim)
 	if (direct_queue.stale || direct_queue.d == NULL || direct_queue.d->relid != relid ||
 		direct_queue.d->job_control != job_control)
 		DirectBuildQueue(rel, job_control);
-	if (!(claim ? direct_queue.d->claim_usable : direct_queue.d->usable) ||
-		!DirectAllowed(relid, (claim ? ACL_UPDATE : ACL_INSERT) | ACL_SELECT))
+	usable = use == DIRECT_PUBLISH ? direct_queue.d->usable :
+		use == DIRECT_CLAIM ? direct_queue.d->claim_usable : direct_queue.d->take_usable;
+	if (!usable || !DirectAllowed(relid, modes[use] | ACL_SELECT))
 	{
 		/* the statement takes the same lock */
 		table_close(rel, NoLock);
 		return NULL;
 	}
 	return rel;
+}
+
+/*
+ * Take hints.  A backend that claims a job directly remembers where the
+ * job's running version went, so that its ack, usually the same backend's,
+ * fetches that version instead of looking the job up in the primary key
+ * (whose entry for the job's id is the second or third, behind the dead
+ * versions', until vacuum).  A hint is only a place to look: the take reads
+ * the row version there under its snapshot and uses it only if it is
+ * visible and has the job's id, which makes it the one visible version of
+ * the job, as the unique index would have found it.  Otherwise (the job was
+ * updated, acked elsewhere, the table vacuumed or rewritten) it looks the
+ * job up in the index.  Each hint is used once; at most TAKE_HINTS_MAX are
+ * kept, all dropped when they are full (a backend that claims and never
+ * acks).
+ */
+#define TAKE_HINTS_MAX	8192
+
+typedef struct TakeHint
+{
+	int64		job_id;			/* the key */
+	ItemPointerData tid;
+} TakeHint;
+
+static HTAB *take_hints = NULL;
+
+/* NoteTakeHint notes that job job_id's running version is at tid. */
+static void
+NoteTakeHint(int64 job_id, ItemPointer tid)
+{
+	TakeHint   *hint;
+
+	if (take_hints == NULL || hash_get_num_entries(take_hints) >= TAKE_HINTS_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (take_hints != NULL)
+			hash_destroy(take_hints);
+		take_hints = NULL;
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(TakeHint);
+		take_hints = hash_create("pgjobs take hints", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	hint = hash_search(take_hints, &job_id, HASH_ENTER, NULL);
+	ItemPointerCopy(tid, &hint->tid);
+}
+
+/*
+ * TakeHintFor puts the hint for job job_id in tid and forgets it; false if
+ * there is none.
+ */
+static bool
+TakeHintFor(int64 job_id, ItemPointer tid)
+{
+	TakeHint   *hint;
+
+	if (take_hints == NULL ||
+		(hint = hash_search(take_hints, &job_id, HASH_FIND, NULL)) == NULL)
+		return false;
+	ItemPointerCopy(&hint->tid, tid);
+	(void) hash_search(take_hints, &job_id, HASH_REMOVE, NULL);
+	return true;
 }
 
 /*
@@ -2736,6 +2922,8 @@ DirectClaimUpdate(const DirectInsert *d, Relation rel, TimestampTz now)
 				 (int) result);
 		if (indexes)
 			DirectIndexRow(d, rel, w.irels, newslot, w.econtext, true);
+		NoteTakeHint(DatumGetInt64(values[d->claim_from[CLAIM_COL_JOB_ID - 1] - 1]),
+					 &newslot->tts_tid);
 
 		/* what the UPDATE returns */
 		for (i = 0; i < CLAIM_NCOLS; i++)
@@ -2843,6 +3031,262 @@ DirectClaimRows(Relation rel, TimestampTz now)
 }
 
 /*
+ * One job an ack takes: its id, the claim attempt it ends (or ANY_ATTEMPT)
+ * and its place in the call's arrays (its result's).
+ */
+typedef struct TakeItem
+{
+	int64		id;
+	int32		attempt;
+	int			pos;
+} TakeItem;
+
+/* TakeItemCmp orders TakeItems by id, then place. */
+static int
+TakeItemCmp(const void *a, const void *b)
+{
+	const TakeItem *x = (const TakeItem *) a;
+	const TakeItem *y = (const TakeItem *) b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos ? 1 : 0;
+}
+
+/* TakeJobIs says whether the row version in slot is job id's. */
+static bool
+TakeJobIs(const DirectInsert *d, TupleTableSlot *slot, int64 id)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(slot, d->job_id, &isnull);
+
+	return !isnull && DatumGetInt64(value) == id;
+}
+
+/*
+ * TakeHolds says whether the row version in slot is running job id whose
+ * claim holds at now, for attempt (or any): the finishing DELETE's WHERE
+ * (LEASE_HOLDS_1_1), with the operators it uses (equality of enums and
+ * integers, timestamptz >=) and NULL counting as false.
+ */
+static bool
+TakeHolds(const DirectInsert *d, TupleTableSlot *slot, int64 id, int32 attempt,
+		  TimestampTz now)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (!TakeJobIs(d, slot, id))
+		return false;
+	value = slot_getattr(slot, d->status, &isnull);
+	if (isnull || DatumGetObjectId(value) != DatumGetObjectId(d->running))
+		return false;
+	value = slot_getattr(slot, d->expires_at, &isnull);
+	if (isnull || DatumGetTimestampTz(value) < now)
+		return false;
+	(void) slot_getattr(slot, d->cancel_requested_at, &isnull);
+	if (!isnull)
+		return false;
+	if (attempt == ANY_ATTEMPT)
+		return true;
+	value = slot_getattr(slot, d->attempts, &isnull);
+	return !isnull && DatumGetInt32(value) == attempt;
+}
+
+/*
+ * TakeFollow handles the failed delete (result, tmfd) of the row version in
+ * slot, as the DELETE's executor does: if another transaction updated it
+ * since the snapshot, under READ COMMITTED it locks the latest version into
+ * slot and returns true, for the caller to check it again and delete it;
+ * under REPEATABLE READ or SERIALIZABLE that is a serialization failure.
+ * Returns false if the job is gone (deleted, by this statement or another
+ * transaction).
+ */
+static bool
+TakeFollow(Relation rel, TM_Result result, TM_FailureData *tmfd, TupleTableSlot *slot,
+		   Snapshot snapshot, CommandId cid)
+{
+	ItemPointerData tid;
+
+	switch (result)
+	{
+		case TM_SelfModified:
+			break;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			ItemPointerCopy(&slot->tts_tid, &tid);
+			result = table_tuple_lock(rel, &tid, snapshot, slot, cid, LockTupleExclusive,
+									  LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+									  tmfd);
+			if (result == TM_Ok)
+				return true;
+			if (result == TM_SelfModified)
+				break;
+			if (result != TM_Deleted)
+				elog(ERROR, "pgjobs: unexpected result %d locking a job to ack", (int) result);
+			return false;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		default:
+			elog(ERROR, "pgjobs: unexpected result %d deleting a job", (int) result);
+	}
+
+	/*
+	 * Changed by this transaction since the snapshot: by this call (a job
+	 * twice in the ids is taken once), or else by something the statement
+	 * ran, which the DELETE refuses too.
+	 */
+	if (tmfd->cmax != cid)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("tuple to be deleted was already modified by an operation triggered by the current command")));
+	return false;
+}
+
+/*
+ * DirectTake deletes from jobs.job_queue (rel, from DirectQueueTable) the
+ * running jobs of the n items whose claim holds at now, as ack's DELETE
+ * does (PLAN_FINISH_TAKE_1_1, PLAN_FINISH_BATCH_TAKE), and returns the rows
+ * it returns: the finished columns, then each job's result, results[pos]
+ * of the item that took it (NULL without results).  Items of the same id
+ * take the job once, with the first, by place, whose attempt matches.  The
+ * rows come in id order, in the current memory.  It closes rel, keeping
+ * the lock.
+ *
+ * As a statement of its own through SPI would, it sees the transaction's
+ * earlier commands and, under READ COMMITTED, every transaction committed
+ * before it started.  A job another transaction changed since is handled by
+ * TakeFollow as the DELETE handles it.
+ */
+static JobRows
+DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
+		   const bool *result_nulls, TimestampTz now)
+{
+	const DirectInsert *d = direct_queue.d;
+	MemoryContext out = CurrentMemoryContext;
+	MemoryContext cxt;
+	JobRows		rows;
+	Relation	irel;
+	IndexScanDesc scan = NULL;
+	ScanKeyData key;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	CommandId	cid;
+	BlockNumber nblocks = InvalidBlockNumber;
+	Datum	   *values;
+	bool	   *nulls;
+	int			i;
+	int			j;
+
+	if (d == NULL || d->relid != RelationGetRelid(rel) || !d->take_usable)
+		elog(ERROR, "pgjobs: jobs.job_queue changed before its jobs were taken");
+	/* as a DELETE's executor start does, rows or not */
+	CheckCmdReplicaIdentity(rel, CMD_DELETE);
+	rows.desc = CreateTupleDescCopy(d->take_desc);
+	rows.vals = palloc(sizeof(HeapTuple) * Max(n, 1));
+	rows.n = 0;
+	values = palloc(sizeof(Datum) * rows.desc->natts);
+	nulls = palloc(sizeof(bool) * rows.desc->natts);
+	qsort(items, n, sizeof(TakeItem), TakeItemCmp);
+
+	cxt = AllocSetContextCreate(out, "pgjobs direct take", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	snapshot = GetActiveSnapshot();
+	cid = GetCurrentCommandId(true);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), table_slot_callbacks(rel));
+	irel = index_open(d->take_index, RowExclusiveLock);
+
+	for (i = 0; i < n; i = j)
+	{
+		int64		id = items[i].id;
+		ItemPointerData tid;
+		bool		found = false;
+
+		for (j = i + 1; j < n && items[j].id == id; j++)
+			;
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(slot);
+
+		/* the job's visible version: where this backend claimed it, or the index's */
+		if (TakeHintFor(id, &tid))
+		{
+			if (nblocks == InvalidBlockNumber)
+				nblocks = RelationGetNumberOfBlocks(rel);
+			found = ItemPointerGetBlockNumber(&tid) < nblocks &&
+				table_tuple_fetch_row_version(rel, &tid, snapshot, slot) &&
+				TakeJobIs(d, slot, id);
+		}
+		if (!found)
+		{
+			ExecClearTuple(slot);
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+			if (scan == NULL)
+				scan = index_beginscan(rel, irel, snapshot, 1, 0);
+			index_rescan(scan, &key, 1, NULL, 0);
+			found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		}
+
+		while (found)
+		{
+			TM_Result	result;
+			TM_FailureData tmfd;
+			int			k;
+			int			c;
+
+			for (k = i; k < j; k++)
+			{
+				if (TakeHolds(d, slot, id, items[k].attempt, now))
+					break;
+			}
+			if (k == j)
+				break;			/* its claim no longer holds */
+			ItemPointerCopy(&slot->tts_tid, &tid);
+			result = table_tuple_delete(rel, &tid, cid, snapshot, InvalidSnapshot, true,
+										&tmfd, false);
+			if (result != TM_Ok)
+			{
+				found = TakeFollow(rel, result, &tmfd, slot, snapshot, cid);
+				continue;
+			}
+
+			/* what the DELETE returns */
+			slot_getallattrs(slot);
+			for (c = 0; c < d->take_ncols; c++)
+			{
+				values[c] = slot->tts_values[d->take_from[c] - 1];
+				nulls[c] = slot->tts_isnull[d->take_from[c] - 1];
+			}
+			values[c] = results != NULL ? results[items[k].pos] : (Datum) 0;
+			nulls[c] = results == NULL || result_nulls[items[k].pos];
+			MemoryContextSwitchTo(out);
+			rows.vals[rows.n++] = heap_form_tuple(rows.desc, values, nulls);
+			MemoryContextSwitchTo(cxt);
+			break;
+		}
+	}
+
+	if (scan != NULL)
+		index_endscan(scan);
+	index_close(irel, NoLock);
+	ExecDropSingleTupleTableSlot(slot);
+	PopActiveSnapshot();
+	MemoryContextSwitchTo(out);
+	MemoryContextDelete(cxt);
+	table_close(rel, NoLock);
+	return rows;
+}
+
+/*
  * DirectInsertJobs queues the n jobs of specs (checked; timestamps as for
  * DirectFill) directly, and puts each one's id and claim key in ids and
  * keys.  Returns false, having written nothing, if they must go through
@@ -2858,7 +3302,7 @@ DirectInsertJobs(const JobSpec *specs, int n, bool timestamps,
 
 	if (n <= 0)
 		return false;
-	rel = DirectQueueTable(false);
+	rel = DirectQueueTable(DIRECT_PUBLISH);
 	if (rel == NULL)
 		return false;
 
@@ -3395,7 +3839,7 @@ static int
 RunClaim(const ClaimPlans *plans, Datum *values, char *nulls, int n,
 		 ClaimCursor *cc, uint64 sig, ClaimKey *keys)
 {
-	Relation	direct = DirectQueueTable(true);
+	Relation	direct = DirectQueueTable(DIRECT_CLAIM);
 	const CatalogPlanId *ids = direct ? plans->pick : plans->update;
 	int			rc = direct ? SPI_OK_SELECT : SPI_OK_UPDATE_RETURNING;
 	int64		pages;
@@ -3712,6 +4156,8 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 	bool		count_ends;
 	bool		job_control = CatalogHasJobControl();
 	Relation	finished;
+	Relation	queue;
+	JobRows		rows;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int64GetDatum(job_id);
@@ -3724,26 +4170,40 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 
 	count_ends = EndsCounted();
 	ConnectSPI();
-	if ((finished = DirectFinishedTable(job_control)) != NULL)
+	finished = DirectFinishedTable(job_control);
+	queue = finished != NULL ? DirectQueueTable(DIRECT_TAKE) : NULL;
+	if (queue != NULL)
+	{
+		/* the job out of the queue, then into jobs.job, both directly */
+		TakeItem	item = {job_id, attempt, 0};
+
+		rows = DirectTake(queue, &item, 1, NULL, NULL, now);
+		DirectWriteFinished(finished, &rows, 0, result, result_isnull, now);
+	}
+	else if (finished != NULL)
 	{
 		/* the DELETE, then the job into jobs.job directly */
 		values[2] = values[3];
 		nulls[2] = nulls[3];
 		ExecutePlan(job_control ? PLAN_FINISH_TAKE_1_1 : PLAN_FINISH_TAKE,
 					values, nulls, SPI_OK_DELETE_RETURNING);
-		if (SPI_processed > 1)
-			elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
-		DirectWriteFinished(finished, 0, result, result_isnull, now);
+		rows = SpiRows();
+		if (rows.n > 1)
+			elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", rows.n);
+		DirectWriteFinished(finished, &rows, 0, result, result_isnull, now);
 	}
 	else
+	{
 		ExecutePlan(job_control ? PLAN_FINISH_1_1 : PLAN_FINISH,
 					values, nulls, SPI_OK_INSERT_RETURNING);
-	if (SPI_processed > 1)
-		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", (uint64) SPI_processed);
-	done = (SPI_processed == 1);
+		rows = SpiRows();
+	}
+	if (rows.n > 1)
+		elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", rows.n);
+	done = (rows.n == 1);
 	if (count_ends)
-		NoteEndedRows();
-	NotifyResultRows("succeeded");
+		NoteEnded(&rows);
+	NotifyRows(&rows, "succeeded");
 	FinishSPI();
 
 	return done;
@@ -4062,6 +4522,93 @@ CatalogInsertUniqueJob(const JobSpec *spec, text *key, bool replace,
 }
 
 /*
+ * FinishJobsByStatement runs ack_batch's statement with its parameters
+ * (values and nulls, as CatalogFinishJobs sets them): the DELETE, whose
+ * jobs then go into jobs.job (finished, from DirectFinishedTable) directly,
+ * or, if finished is NULL, the DELETE and the INSERT together.  Returns the
+ * rows of the jobs it finished, at now.
+ */
+static JobRows
+FinishJobsByStatement(Relation finished, Datum *values, const char *nulls, TimestampTz now)
+{
+	CatalogPlanId id;
+	JobRows		rows;
+
+	id = finished == NULL ? PLAN_FINISH_BATCH :
+		nulls[2] == 'n' && nulls[3] == 'n' ? PLAN_FINISH_BATCH_TAKE_IDS : PLAN_FINISH_BATCH_TAKE;
+	if (plans[id] == NULL && id != PLAN_FINISH_BATCH_TAKE_IDS)
+	{
+		Oid			argtypes[4];
+
+		memcpy(argtypes, plan_defs[id].argtypes, sizeof(argtypes));
+		argtypes[2] = JSONBARRAYOID;
+		plans[id] = PreparePlan(&plan_defs[id], argtypes);
+	}
+	if (finished != NULL)
+	{
+		/* the DELETE, then the jobs into jobs.job directly */
+		ExecutePlan(id, values, nulls, SPI_OK_DELETE_RETURNING);
+		rows = SpiRows();
+		DirectWriteFinished(finished, &rows, direct_finished.d->from_natts + 1, (Datum) 0,
+							true, now);
+	}
+	else
+	{
+		ExecutePlan(id, values, nulls, SPI_OK_INSERT_RETURNING);
+		rows = SpiRows();
+	}
+	return rows;
+}
+
+/*
+ * TakeItems makes the items of a direct take (DirectTake) of ack_batch's
+ * arrays: the ids (one dimension, no NULL: checked by the caller), and the
+ * results and attempts, each NULL or as long as the ids.  It points
+ * *items at them and *results and *result_nulls at each one's result (NULL
+ * without results), and returns how many there are.
+ */
+static int
+TakeItems(ArrayType *id_array, Datum results, bool results_isnull, Datum attempts,
+		  bool attempts_isnull, TakeItem **items, Datum **result_values,
+		  bool **result_nulls)
+{
+	Datum	   *ids;
+	bool	   *id_nulls;
+	Datum	   *tries = NULL;
+	bool	   *try_nulls = NULL;
+	int			nids;
+	int			nresults = 0;
+	int			ntries = 0;
+	int			n = 0;
+	int			i;
+
+	deconstruct_array(id_array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &ids, &id_nulls, &nids);
+	*result_values = NULL;
+	*result_nulls = NULL;
+	if (!results_isnull)
+		deconstruct_array(DatumGetArrayTypeP(results), JSONBOID, -1, false, TYPALIGN_INT,
+						  result_values, result_nulls, &nresults);
+	if (!attempts_isnull)
+		deconstruct_array(DatumGetArrayTypeP(attempts), INT4OID, sizeof(int32), true,
+						  TYPALIGN_INT, &tries, &try_nulls, &ntries);
+	if (nresults != (results_isnull ? 0 : nids) || ntries != (attempts_isnull ? 0 : nids))
+		elog(ERROR, "pgjobs: ack_batch's arrays differ in length");
+	*items = palloc(sizeof(TakeItem) * Max(nids, 1));
+	for (i = 0; i < nids; i++)
+	{
+		if (id_nulls[i])
+			continue;
+		(*items)[n].id = DatumGetInt64(ids[i]);
+		(*items)[n].attempt = tries != NULL && !try_nulls[i] ?
+			DatumGetInt32(tries[i]) : ANY_ATTEMPT;
+		(*items)[n].pos = i;
+		n++;
+	}
+	return n;
+}
+
+/*
  * CatalogFinishJobs completes every running job of the int8[] ids whose
  * claim still counts at now (results and attempts: parallel jsonb[] and
  * int4[] arrays, or NULL), appends the ids completed to out and returns
@@ -4074,11 +4621,11 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 {
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	uint64		count;
 	bool		count_ends;
 	Relation	finished;
-	CatalogPlanId id;
+	Relation	queue;
 	ArrayType  *id_array;
+	JobRows		rows;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = ids;
@@ -4100,32 +4647,29 @@ CatalogFinishJobs(TimestampTz now, Datum ids, Datum results, bool results_isnull
 	id_array = DatumGetArrayTypeP(ids);
 	finished = ArrayGetNItems(ARR_NDIM(id_array), ARR_DIMS(id_array)) <= DIRECT_FINISH_MAX ?
 		DirectFinishedTable(true) : NULL;
-	id = finished == NULL ? PLAN_FINISH_BATCH :
-		results_isnull && attempts_isnull ? PLAN_FINISH_BATCH_TAKE_IDS : PLAN_FINISH_BATCH_TAKE;
-	if (plans[id] == NULL && id != PLAN_FINISH_BATCH_TAKE_IDS)
+	queue = finished != NULL ? DirectQueueTable(DIRECT_TAKE) : NULL;
+	if (queue != NULL)
 	{
-		Oid			argtypes[4];
+		/* the jobs out of the queue, then into jobs.job, both directly */
+		TakeItem   *items;
+		Datum	   *result_values;
+		bool	   *result_nulls;
+		int			n = TakeItems(id_array, results, results_isnull, attempts, attempts_isnull,
+								  &items, &result_values, &result_nulls);
 
-		memcpy(argtypes, plan_defs[id].argtypes, sizeof(argtypes));
-		argtypes[2] = JSONBARRAYOID;
-		plans[id] = PreparePlan(&plan_defs[id], argtypes);
-	}
-	if (finished != NULL)
-	{
-		/* the DELETE, then the jobs into jobs.job directly */
-		ExecutePlan(id, values, nulls, SPI_OK_DELETE_RETURNING);
-		DirectWriteFinished(finished, direct_finished.d->from_natts + 1, (Datum) 0, true, now);
+		rows = DirectTake(queue, items, n, result_values, result_nulls, now);
+		DirectWriteFinished(finished, &rows, direct_finished.d->from_natts + 1, (Datum) 0,
+							true, now);
 	}
 	else
-		ExecutePlan(id, values, nulls, SPI_OK_INSERT_RETURNING);
-	count = SPI_processed;
+		rows = FinishJobsByStatement(finished, values, nulls, now);
 	if (count_ends)
-		NoteEndedRows();
-	CopyResultRows(out, out_desc);
-	NotifyResultRows("succeeded");
+		NoteEnded(&rows);
+	CopyRows(&rows, out, out_desc);
+	NotifyRows(&rows, "succeeded");
 	FinishSPI();
 
-	return count;
+	return rows.n;
 }
 
 /*

@@ -502,6 +502,103 @@ TRUNCATE jobs.job_queue, jobs.job;
 DROP FUNCTION noop_update();
 DROP FUNCTION claim(int, text);
 
+-- The take.  ack and ack_batch delete their jobs from the queue themselves,
+-- unless the DELETE would do more.  A job this backend claimed directly is
+-- found where the claim put it (a take hint); any other through the
+-- primary key.  take(ids) acks as ack_batch does, and says how many jobs
+-- and whether it scanned job_queue_pkey.
+CREATE FUNCTION take(ids bigint[], results jsonb[] DEFAULT NULL, attempts int[] DEFAULT NULL,
+                     OUT acked bigint, OUT through_pkey boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    scans bigint := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass);
+BEGIN
+    SELECT count(*) INTO acked FROM jobs.ack_batch(ids, results, attempts);
+    through_pkey := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass) > scans;
+END $$;
+CREATE FUNCTION count_finished() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NEW;
+END $$;
+
+-- 10 jobs claimed here: found where they were claimed (once ANALYZE has
+-- noted that the queue has no child table left, so that claims are direct)
+TRUNCATE jobs.job_queue, jobs.job;
+ANALYZE jobs.job_queue;
+SELECT count(*) FROM jobs.publish_bulk((SELECT array_agg(ROW('k.' || i, NULL, NULL, NULL, NULL, NULL)::jobs.bulk_job ORDER BY i) FROM generate_series(1, 30) i));
+SELECT count(*) FROM jobs.consume(10);
+SELECT * FROM take((SELECT array_agg(job_id) FROM jobs.job_queue WHERE status = 'running'));
+-- changed since the claim (a new row version elsewhere): the primary key
+SELECT count(*) FROM jobs.consume(10);
+SELECT count(jobs.progress(job_id, 0.5)) FROM jobs.job_queue WHERE status = 'running';
+SELECT * FROM take((SELECT array_agg(job_id) FROM jobs.job_queue WHERE status = 'running'));
+SELECT count(*) AS finished, count(*) FILTER (WHERE progress = 0.5) AS with_progress FROM jobs.job;
+-- the table rewritten since (where a claim left one job another may be
+-- now) or emptied and truncated: the job found by its id, or not at all
+SELECT count(*) FROM jobs.consume(4);
+VACUUM FULL jobs.job_queue;
+SELECT * FROM take((SELECT ARRAY[max(job_id)] FROM jobs.job_queue WHERE status = 'running'));
+SELECT count(*) AS still_running FROM jobs.job_queue WHERE status = 'running';
+SELECT count(*) FROM jobs.consume(3);
+SELECT array_agg(job_id) AS gone_ids FROM jobs.job_queue WHERE status = 'running' \gset
+DELETE FROM jobs.job_queue;
+VACUUM jobs.job_queue;
+SELECT pg_relation_size('jobs.job_queue') AS truncated_to;
+SELECT * FROM take(:'gone_ids');
+SELECT indexes_intact('jobs.job_queue');
+
+-- Both ways in one transaction (one now()), with results, the attempt to
+-- end, a job given twice (taken with the element whose attempt matches,
+-- and its result), a job whose lease lapsed and one whose cancellation was
+-- requested (neither taken; both changed since their claim, so looked up
+-- in the primary key): the same jobs.job rows, the marked ones through the
+-- statements (a trigger on jobs.job)
+TRUNCATE jobs.job_queue, jobs.job;
+SELECT count(*) FROM jobs.publish_bulk((
+    SELECT array_agg(ROW(m || 'w.' || i, CASE WHEN i % 2 = 0 THEN jsonb_build_object('i', i) END,
+                         NULL, NULL, i % 3, NULL)::jobs.bulk_job ORDER BY m, i)
+      FROM generate_series(1, 8) i, (VALUES (''), ('via_insert.')) v(m)));
+SELECT count(*) FROM jobs.consume(16);
+UPDATE jobs.job_queue SET expires_at = now() - interval '1 s' WHERE task LIKE '%w.7';
+UPDATE jobs.job_queue SET cancel_requested_at = now() WHERE task LIKE '%w.8';
+CREATE TEMP TABLE to_take AS
+SELECT m, array_agg(job_id ORDER BY ord) AS ids, array_agg(res ORDER BY ord) AS results,
+       array_agg(att ORDER BY ord) AS attempts
+  FROM (SELECT CASE WHEN task LIKE 'via_insert.%' THEN 'statement' ELSE 'direct' END AS m,
+               job_id, n AS ord, jsonb_build_object('n', n) AS res,
+               CASE WHEN task LIKE '%w.1' THEN CASE n WHEN 1 THEN 9 ELSE 1 END END AS att
+          FROM jobs.job_queue, LATERAL (VALUES (1), (2)) d(n)
+         WHERE n = 1 OR task LIKE '%w.1') x
+ GROUP BY m;
+BEGIN;
+SELECT * FROM take((SELECT ids FROM to_take WHERE m = 'direct'),
+                   (SELECT results FROM to_take WHERE m = 'direct'),
+                   (SELECT attempts FROM to_take WHERE m = 'direct'));
+CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
+    FOR EACH ROW EXECUTE FUNCTION count_finished();
+SELECT * FROM take((SELECT ids FROM to_take WHERE m = 'statement'),
+                   (SELECT results FROM to_take WHERE m = 'statement'),
+                   (SELECT attempts FROM to_take WHERE m = 'statement'));
+DROP TRIGGER count_finished ON jobs.job;
+SELECT differing('jobs.job');
+COMMIT;
+SELECT task, result FROM jobs.job WHERE task LIKE 'w.%' ORDER BY job_id;
+SELECT task, status FROM jobs.job_queue ORDER BY job_id;
+SELECT indexes_intact('jobs.job_queue'), indexes_intact('jobs.job');
+
+-- a table inheriting from the queue: the DELETE, which takes its jobs too
+TRUNCATE jobs.job_queue, jobs.job;
+CREATE TABLE more_jobs () INHERITS (jobs.job_queue);
+INSERT INTO more_jobs (task, status, attempts, started_at, expires_at)
+VALUES ('h.1', 'running', 1, now(), now() + interval '1 minute');
+SELECT * FROM take((SELECT array_agg(job_id) FROM more_jobs));
+SELECT task, status FROM jobs.job;
+DROP TABLE more_jobs;
+
+TRUNCATE jobs.job_queue, jobs.job;
+DROP FUNCTION take(bigint[], jsonb[], int[]);
+DROP FUNCTION count_finished();
+
 DROP FUNCTION heap_records(regclass, pg_lsn);
 DROP FUNCTION indexes_intact(regclass);
 DROP FUNCTION differing(regclass);
