@@ -16,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -205,33 +206,71 @@ CheckAttempts(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * AllowedJobIds returns the int8[] argument argno, less the ids of jobs
- * whose task topic grants keep the calling role from consuming: a batch
- * call leaves them alone and out of its result, as it does unknown ids, so
- * that it tells nothing apart.
+ * KeepElements returns the one-dimensional array a with only the elements
+ * whose keep flag is set (NULLs included), in order.
  */
 static Datum
-AllowedJobIds(FunctionCallInfo fcinfo, int argno)
+KeepElements(ArrayType *a, const bool *keep)
+{
+	Oid			elemtype = ARR_ELEMTYPE(a);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			kept = 0;
+	int			lbound = 1;
+	int			i;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (keep[i])
+		{
+			elems[kept] = elems[i];
+			nulls[kept] = nulls[i];
+			kept++;
+		}
+	}
+	if (kept == 0)
+		return PointerGetDatum(construct_empty_array(elemtype));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, &kept, &lbound, elemtype,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * AllowedJobs puts in args the array arguments argnos of a batch call (the
+ * int8[] ids first, then arrays each NULL or as long, one element per id,
+ * checked by CheckBatchArray), less the elements of the jobs whose task
+ * topic grants keep the calling role from consuming: a batch call leaves
+ * them alone and out of its result, as it does unknown ids, so that it
+ * tells nothing apart.  A NULL argument stays (Datum) 0.
+ */
+static void
+AllowedJobs(FunctionCallInfo fcinfo, int nargs, const int *argnos, Datum *args)
 {
 	Datum	   *elems;
 	bool	   *nulls;
-	Datum	   *kept;
+	bool	   *keep;
 	int			n;
-	int			nkept = 0;
 	int			i;
 
+	for (i = 0; i < nargs; i++)
+		args[i] = PG_ARGISNULL(argnos[i]) ? (Datum) 0 : PG_GETARG_DATUM(argnos[i]);
 	if (!ConsumeRestricted())
-		return PG_GETARG_DATUM(argno);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), INT8OID, sizeof(int64),
+		return;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argnos[0]), INT8OID, sizeof(int64),
 					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	kept = palloc(sizeof(Datum) * (n + 1));
+	keep = palloc(sizeof(bool) * (n + 1));
 	for (i = 0; i < n; i++)
+		keep[i] = !nulls[i] && JobAllowed(DatumGetInt64(elems[i]));
+	for (i = 0; i < nargs; i++)
 	{
-		if (!nulls[i] && JobAllowed(DatumGetInt64(elems[i])))
-			kept[nkept++] = elems[i];
+		if (!PG_ARGISNULL(argnos[i]))
+			args[i] = KeepElements(PG_GETARG_ARRAYTYPE_P(argnos[i]), keep);
 	}
-	return PointerGetDatum(construct_array(kept, nkept, INT8OID, sizeof(int64),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
@@ -247,6 +286,8 @@ pgjobs_ack_batch(PG_FUNCTION_ARGS)
 	bool		results_isnull;
 	bool		attempts_isnull;
 	int			nids;
+	static const int argnos[3] = {0, 1, 2};
+	Datum		args[3];
 	Tuplestorestate *out;
 	TupleDesc	desc;
 
@@ -257,12 +298,11 @@ pgjobs_ack_batch(PG_FUNCTION_ARGS)
 		CheckAttempts(fcinfo, 2);
 
 	out = BeginMaterializedResult(fcinfo, &desc);
-	if (nids > 0 &&
-		CatalogFinishJobs(GetCurrentTimestamp(), AllowedJobIds(fcinfo, 0),
-						  results_isnull ? (Datum) 0 : PG_GETARG_DATUM(1),
-						  results_isnull,
-						  attempts_isnull ? (Datum) 0 : PG_GETARG_DATUM(2),
-						  attempts_isnull, out, desc) > 0)
+	if (nids == 0)
+		return (Datum) 0;
+	AllowedJobs(fcinfo, 3, argnos, args);
+	if (CatalogFinishJobs(GetCurrentTimestamp(), args[0], args[1], results_isnull,
+						  args[2], attempts_isnull, out, desc) > 0)
 		NoteJobsFinished();
 	return (Datum) 0;
 }
@@ -282,6 +322,8 @@ pgjobs_nack_batch(PG_FUNCTION_ARGS)
 	text	   *traceback = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	bool		retry_at_isnull = PG_ARGISNULL(2);
 	Datum		retry_at = retry_at_isnull ? (Datum) 0 : PG_GETARG_DATUM(2);
+	static const int argnos[2] = {0, 3};
+	Datum		args[2];
 	Tuplestorestate *out;
 	TupleDesc	desc;
 
@@ -296,11 +338,11 @@ pgjobs_nack_batch(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL to retry after the backoff.")));
 
 	out = BeginMaterializedResult(fcinfo, &desc);
-	if (nids > 0 &&
-		CatalogFailJobs(GetCurrentTimestamp(), AllowedJobIds(fcinfo, 0), traceback,
-						retry_at, retry_at_isnull,
-						attempts_isnull ? (Datum) 0 : PG_GETARG_DATUM(3),
-						attempts_isnull, out, desc) > 0)
+	if (nids == 0)
+		return (Datum) 0;
+	AllowedJobs(fcinfo, 2, argnos, args);
+	if (CatalogFailJobs(GetCurrentTimestamp(), args[0], traceback, retry_at, retry_at_isnull,
+						args[1], attempts_isnull, out, desc) > 0)
 		NoteJobsReadied();
 	return (Datum) 0;
 }

@@ -3163,7 +3163,9 @@ TakeFollow(Relation rel, TM_Result result, TM_FailureData *tmfd, TupleTableSlot 
  * As a statement of its own through SPI would, it sees the transaction's
  * earlier commands and, under READ COMMITTED, every transaction committed
  * before it started.  A job another transaction changed since is handled by
- * TakeFollow as the DELETE handles it.
+ * TakeFollow as the DELETE handles it.  It runs no code but PostgreSQL's
+ * own (the int8 btree, the heap), so no other direct write can start
+ * during it (see direct_busy).
  */
 static JobRows
 DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
@@ -3192,12 +3194,12 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 	rows.desc = CreateTupleDescCopy(d->take_desc);
 	rows.vals = palloc(sizeof(HeapTuple) * Max(n, 1));
 	rows.n = 0;
-	values = palloc(sizeof(Datum) * rows.desc->natts);
-	nulls = palloc(sizeof(bool) * rows.desc->natts);
 	qsort(items, n, sizeof(TakeItem), TakeItemCmp);
 
 	cxt = AllocSetContextCreate(out, "pgjobs direct take", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
+	values = palloc(sizeof(Datum) * rows.desc->natts);
+	nulls = palloc(sizeof(bool) * rows.desc->natts);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
@@ -3211,6 +3213,9 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 		int64		id = items[i].id;
 		ItemPointerData tid;
 		bool		found = false;
+		bool		followed = false;
+		int32		seen_attempts = 0;
+		bool		isnull;
 
 		for (j = i + 1; j < n && items[j].id == id; j++)
 			;
@@ -3243,19 +3248,35 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 			int			k;
 			int			c;
 
+			/*
+			 * The first item for which the claim holds.  After a concurrent
+			 * change, the DELETE checks the latest version again only for
+			 * the items the snapshot's version passed: those of any attempt
+			 * or of that version's.
+			 */
 			for (k = i; k < j; k++)
 			{
+				if (followed && items[k].attempt != ANY_ATTEMPT &&
+					items[k].attempt != seen_attempts)
+					continue;
 				if (TakeHolds(d, slot, id, items[k].attempt, now))
 					break;
 			}
 			if (k == j)
 				break;			/* its claim no longer holds */
+			if (!followed)
+			{
+				Datum		attempts = slot_getattr(slot, d->attempts, &isnull);
+
+				/* no attempt of 1 or more is ANY_ATTEMPT */
+				seen_attempts = isnull ? ANY_ATTEMPT : DatumGetInt32(attempts);
+			}
 			ItemPointerCopy(&slot->tts_tid, &tid);
 			result = table_tuple_delete(rel, &tid, cid, snapshot, InvalidSnapshot, true,
 										&tmfd, false);
 			if (result != TM_Ok)
 			{
-				found = TakeFollow(rel, result, &tmfd, slot, snapshot, cid);
+				found = followed = TakeFollow(rel, result, &tmfd, slot, snapshot, cid);
 				continue;
 			}
 
@@ -3279,6 +3300,8 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 		index_endscan(scan);
 	index_close(irel, NoLock);
 	ExecDropSingleTupleTableSlot(slot);
+	/* as SPI does after a statement, so that what comes next sees it */
+	CommandCounterIncrement();
 	PopActiveSnapshot();
 	MemoryContextSwitchTo(out);
 	MemoryContextDelete(cxt);
@@ -4188,8 +4211,6 @@ CatalogFinishJob(int64 job_id, int32 attempt, TimestampTz now,
 		ExecutePlan(job_control ? PLAN_FINISH_TAKE_1_1 : PLAN_FINISH_TAKE,
 					values, nulls, SPI_OK_DELETE_RETURNING);
 		rows = SpiRows();
-		if (rows.n > 1)
-			elog(ERROR, "pgjobs: ack finished " UINT64_FORMAT " jobs", rows.n);
 		DirectWriteFinished(finished, &rows, 0, result, result_isnull, now);
 	}
 	else

@@ -25,7 +25,7 @@
 -- back, roles and schemas included.
 
 BEGIN;
-SELECT plan(228);
+SELECT plan(229);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL pgjobs.retry_backoff_base = 2;
@@ -918,12 +918,20 @@ SELECT is_empty(
     format('SELECT * FROM jobs.nack_batch(ARRAY[%s])', (SELECT job_id FROM tap_ids WHERE label = 'billing.running')),
     'nack_batch leaves a job outside its grants alone and out of its result, as an unknown id');
 SELECT results_eq(
-    format('SELECT job_id FROM jobs.ack_batch(ARRAY[%s, %s]) ORDER BY job_id',
+    format('SELECT job_id FROM jobs.ack_batch(ARRAY[%s, %s, %s], ARRAY[%L, %L, %L]::jsonb[], ARRAY[1, 1, 1])'
+           ' ORDER BY job_id',
            (SELECT job_id FROM tap_ids WHERE label = 'email.send'),
-           (SELECT job_id FROM tap_ids WHERE label = 'email.welcome')),
+           (SELECT job_id FROM tap_ids WHERE label = 'billing.running'),
+           (SELECT job_id FROM tap_ids WHERE label = 'email.welcome'),
+           '{"r": "email.send"}', '{"r": "billing.running"}', '{"r": "email.welcome"}'),
     $$SELECT job_id FROM tap_ids WHERE label IN ('email.send', 'email.welcome') ORDER BY job_id$$,
-    'a restricted consumer acks the jobs it claimed');
+    'a restricted consumer acks the jobs it claimed, and leaves out the one outside its grants');
 RESET ROLE;
+SELECT results_eq(
+    $$SELECT i.label, j.result ->> 'r' FROM jobs.job j JOIN tap_ids i USING (job_id)
+       WHERE i.label IN ('email.send', 'email.welcome') ORDER BY 1$$,
+    $$VALUES ('email.send', 'email.send'), ('email.welcome', 'email.welcome')$$,
+    'each job it acked has the result given with its own id, not one shifted by the job left out');
 -- ack_and_consume: its ack and its claim both keep to the grants
 INSERT INTO tap_ids SELECT 'email.next', jobs.publish('tap.email.next', i_priority => 2000);
 SET LOCAL ROLE pgjobs_tap_consumer;
