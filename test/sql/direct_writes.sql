@@ -266,7 +266,9 @@ SELECT setval('jobs.job_id_seq', 1, false);
 
 -- A trigger on jobs.job makes ack take the INSERT; the jobs acked that way
 -- are published with the same fields as the others, their tasks marked.
-CREATE FUNCTION count_finished() RETURNS trigger LANGUAGE plpgsql AS $$
+-- keep_row() is a row trigger that changes nothing: being there is enough
+-- to make a statement run.
+CREATE FUNCTION keep_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RETURN NEW;
 END $$;
@@ -289,7 +291,7 @@ UPDATE jobs.job_queue SET progress = 0.5, progress_note = 'half'
 SELECT count(jobs.ack(job_id, jsonb_build_object('done', task)))
   FROM jobs.job_queue WHERE task LIKE 'a.%' AND substr(task, 3)::int <= 10;
 CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
-    FOR EACH ROW EXECUTE FUNCTION count_finished();
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
 SELECT count(jobs.ack(job_id, jsonb_build_object('done', substr(task, 12))))
   FROM jobs.job_queue WHERE task LIKE 'via_insert.a.%' AND substr(task, 14)::int <= 10;
 DROP TRIGGER count_finished ON jobs.job;
@@ -301,7 +303,7 @@ SELECT count(*) FROM jobs.ack_batch(
     (SELECT array_agg(jsonb_build_object('done', task) ORDER BY job_id) FROM jobs.job_queue WHERE task LIKE 'a.%'));
 SELECT multi > 0 AS multi_insert, single AS heap_inserts FROM heap_records('jobs.job', :'lsn');
 CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
-    FOR EACH ROW EXECUTE FUNCTION count_finished();
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
 SELECT pg_current_wal_insert_lsn() AS lsn \gset
 SELECT count(*) FROM jobs.ack_batch(
     (SELECT array_agg(job_id ORDER BY job_id) FROM jobs.job_queue WHERE task LIKE 'via_insert.a.%'),
@@ -372,27 +374,29 @@ SELECT count(*) AS finished, count(*) FILTER (WHERE result IS NULL) AS without_r
 SELECT indexes_intact('jobs.job');
 
 TRUNCATE jobs.job_queue, jobs.job;
-DROP FUNCTION count_finished();
+
+-- pkey_scans(stmt) runs a statement and says how many rows it returned and
+-- whether it scanned job_queue_pkey: which way a claim or a take went.
+CREATE FUNCTION pkey_scans(stmt text, OUT n bigint, OUT through_pkey boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    scans bigint := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass);
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (%s) s', stmt) INTO n;
+    through_pkey := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass) > scans;
+END $$;
 
 -- The claim.  consume locks its jobs with a SELECT ... FOR UPDATE SKIP
 -- LOCKED and marks them running itself (a new version of each row, and its
 -- index entries), unless the claim's UPDATE would do more: then it runs
 -- the UPDATE, which finds each job again through the primary key.
 -- claim(n, pattern) claims as consume_topic does, and says how many jobs
--- and whether it scanned job_queue_pkey: which way the claim went.
+-- and which way the claim went.
 CREATE FUNCTION claim(n int, pattern text DEFAULT '%',
                       OUT claimed bigint, OUT through_pkey boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    scans bigint := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass);
-BEGIN
-    SELECT count(*) INTO claimed FROM jobs.consume_topic(pattern, n);
-    through_pkey := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass) > scans;
-END $$;
-CREATE FUNCTION noop_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN NEW;
-END $$;
+LANGUAGE sql AS $$
+    SELECT * FROM pkey_scans(format('SELECT * FROM jobs.consume_topic(%L, %s)', pattern, n))
+$$;
 TRUNCATE jobs.job_queue, jobs.job;
 
 -- 20 jobs, and the same 20 marked; the first claimed directly, the others
@@ -407,7 +411,7 @@ BEGIN;
 SET LOCAL timezone = 'Pacific/Chatham';
 SELECT * FROM claim(20, 'c.%');
 CREATE TRIGGER noop_update BEFORE UPDATE ON jobs.job_queue
-    FOR EACH ROW EXECUTE FUNCTION noop_update();
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
 SELECT * FROM claim(20, 'via_insert.c.%');
 DROP TRIGGER noop_update ON jobs.job_queue;
 SELECT count(*) AS jobs,
@@ -499,27 +503,19 @@ SELECT count(*) FROM jobs.consume(1);
 ROLLBACK;
 
 TRUNCATE jobs.job_queue, jobs.job;
-DROP FUNCTION noop_update();
 DROP FUNCTION claim(int, text);
 
 -- The take.  ack and ack_batch delete their jobs from the queue themselves,
 -- unless the DELETE would do more.  A job this backend claimed directly is
 -- found where the claim put it (a take hint); any other through the
 -- primary key.  take(ids) acks as ack_batch does, and says how many jobs
--- and whether it scanned job_queue_pkey.
+-- and which way the take went.
 CREATE FUNCTION take(ids bigint[], results jsonb[] DEFAULT NULL, attempts int[] DEFAULT NULL,
                      OUT acked bigint, OUT through_pkey boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    scans bigint := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass);
-BEGIN
-    SELECT count(*) INTO acked FROM jobs.ack_batch(ids, results, attempts);
-    through_pkey := pg_stat_get_xact_numscans('jobs.job_queue_pkey'::regclass) > scans;
-END $$;
-CREATE FUNCTION count_finished() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN NEW;
-END $$;
+LANGUAGE sql AS $$
+    SELECT * FROM pkey_scans(format('SELECT * FROM jobs.ack_batch(%L::bigint[], %L::jsonb[], %L::int[])',
+                                    ids, results, attempts))
+$$;
 
 -- 10 jobs claimed here: found where they were claimed (once ANALYZE has
 -- noted that the queue has no child table left, so that claims are direct)
@@ -575,7 +571,7 @@ SELECT * FROM take((SELECT ids FROM to_take WHERE m = 'direct'),
                    (SELECT results FROM to_take WHERE m = 'direct'),
                    (SELECT attempts FROM to_take WHERE m = 'direct'));
 CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
-    FOR EACH ROW EXECUTE FUNCTION count_finished();
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
 SELECT * FROM take((SELECT ids FROM to_take WHERE m = 'statement'),
                    (SELECT results FROM to_take WHERE m = 'statement'),
                    (SELECT attempts FROM to_take WHERE m = 'statement'));
@@ -597,7 +593,8 @@ DROP TABLE more_jobs;
 
 TRUNCATE jobs.job_queue, jobs.job;
 DROP FUNCTION take(bigint[], jsonb[], int[]);
-DROP FUNCTION count_finished();
+DROP FUNCTION pkey_scans(text);
+DROP FUNCTION keep_row();
 
 DROP FUNCTION heap_records(regclass, pg_lsn);
 DROP FUNCTION indexes_intact(regclass);
