@@ -1275,13 +1275,23 @@ FirstInt64Result(void)
 
 /*
  * Rows of a result: the last SPI result's (SpiRows), or those a direct
- * take made (DirectTake).  desc is NULL if there is no result set.
+ * take made (DirectTake).  desc, their columns, is NULL if there is no
+ * result set.  A take's rows are kept as the queue's row versions were,
+ * not formed again: then vals are tuples of vals_desc, column c (from 1)
+ * of a row is attribute from[c - 1] of its tuple for c up to ncols, and
+ * column ncols + 1 is extra[row] (extra_nulls[row]).  Read them with
+ * JobRowsAttr and JobRowsDeform.
  */
 typedef struct JobRows
 {
 	TupleDesc	desc;
 	HeapTuple  *vals;
 	uint64		n;
+	TupleDesc	vals_desc;		/* NULL: vals are rows of desc */
+	const AttrNumber *from;
+	int			ncols;
+	Datum	   *extra;
+	bool	   *extra_nulls;
 } JobRows;
 
 /* SpiRows returns the rows of the last SPI result. */
@@ -1290,10 +1300,70 @@ SpiRows(void)
 {
 	JobRows		rows;
 
+	memset(&rows, 0, sizeof(rows));
 	rows.desc = SPI_tuptable != NULL ? SPI_tuptable->tupdesc : NULL;
 	rows.vals = SPI_tuptable != NULL ? SPI_tuptable->vals : NULL;
 	rows.n = SPI_processed;
 	return rows;
+}
+
+/* JobRowsAttr returns column col (from 1, at most desc's) of row row of rows. */
+static Datum
+JobRowsAttr(const JobRows *rows, uint64 row, int col, bool *isnull)
+{
+	if (rows->vals_desc == NULL)
+		return heap_getattr(rows->vals[row], col, rows->desc, isnull);
+	if (col <= rows->ncols)
+		return heap_getattr(rows->vals[row], rows->from[col - 1], rows->vals_desc, isnull);
+	*isnull = rows->extra_nulls[row];
+	return rows->extra[row];
+}
+
+/*
+ * JobRowsText returns column col of row row of rows as text, through its
+ * type's output function, or NULL, as SPI_getvalue does.
+ */
+static char *
+JobRowsText(const JobRows *rows, uint64 row, int col)
+{
+	bool		isnull;
+	Datum		value = JobRowsAttr(rows, row, col, &isnull);
+	Oid			output;
+	bool		varlena;
+
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(rows->desc, col - 1)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, value);
+}
+
+/*
+ * JobRowsDeform puts every column of row row of rows into values and
+ * nulls (desc's length), with scratch values and nulls of vals_desc's
+ * length for a take's rows.
+ */
+static void
+JobRowsDeform(const JobRows *rows, uint64 row, Datum *values, bool *nulls,
+			  Datum *scratch_values, bool *scratch_nulls)
+{
+	int			c;
+
+	if (rows->vals_desc == NULL)
+	{
+		heap_deform_tuple(rows->vals[row], rows->desc, values, nulls);
+		return;
+	}
+	heap_deform_tuple(rows->vals[row], rows->vals_desc, scratch_values, scratch_nulls);
+	for (c = 0; c < rows->ncols; c++)
+	{
+		values[c] = scratch_values[rows->from[c] - 1];
+		nulls[c] = scratch_nulls[rows->from[c] - 1];
+	}
+	for (; c < rows->desc->natts; c++)
+	{
+		values[c] = rows->extra[row];
+		nulls[c] = rows->extra_nulls[row];
+	}
 }
 
 /*
@@ -1314,16 +1384,15 @@ NotifyRows(const JobRows *rows, const char *event)
 		elog(ERROR, "pgjobs: statement returned no job events");
 	for (row = 0; row < rows->n; row++)
 	{
-		HeapTuple	tuple = rows->vals[row];
 		bool		isnull;
-		Datum		job_id = SPI_getbinval(tuple, rows->desc, 1, &isnull);
+		Datum		job_id = JobRowsAttr(rows, row, 1, &isnull);
 		char	   *task;
 		char	   *row_event;
 
 		if (isnull)
 			elog(ERROR, "pgjobs: unexpected NULL job_id");
-		task = SPI_getvalue(tuple, rows->desc, 2);
-		row_event = event ? (char *) event : SPI_getvalue(tuple, rows->desc, 3);
+		task = JobRowsText(rows, row, 2);
+		row_event = event ? (char *) event : JobRowsText(rows, row, 3);
 		if (row_event == NULL)
 			elog(ERROR, "pgjobs: unexpected NULL job event");
 		NotifyJobEvent(row_event, DatumGetInt64(job_id), task);
@@ -1357,7 +1426,7 @@ NoteEnded(const JobRows *rows)
 	for (row = 0; row < rows->n; row++)
 	{
 		bool		isnull;
-		Datum		task = SPI_getbinval(rows->vals[row], rows->desc, 2, &isnull);
+		Datum		task = JobRowsAttr(rows, row, 2, &isnull);
 
 		if (!isnull)
 			NoteJobEnded(DatumGetTextPP(task));
@@ -1376,8 +1445,9 @@ NoteEndedRows(void)
 /*
  * CopyRows appends every one of rows to out, as rows of out_desc: their
  * first columns must have out_desc's types, in order; any further columns
- * are left out.  tuplestore_putvalues copies the values into the store's
- * own memory.
+ * are left out.  The store copies each row into its own memory: as it is,
+ * when it has out_desc's columns exactly (a claim's rows), else from its
+ * values.
  */
 static void
 CopyRows(const JobRows *rows, Tuplestorestate *out, TupleDesc out_desc)
@@ -1402,11 +1472,20 @@ CopyRows(const JobRows *rows, Tuplestorestate *out, TupleDesc out_desc)
 				 TupleDescAttr(out_desc, col)->atttypid);
 	}
 
-	values = palloc(sizeof(Datum) * desc->natts);
-	isnull = palloc(sizeof(bool) * desc->natts);
+	if (desc->natts == out_desc->natts && rows->vals_desc == NULL)
+	{
+		/* the same types in the same order: the same bytes */
+		for (row = 0; row < rows->n; row++)
+			tuplestore_puttuple(out, rows->vals[row]);
+		return;
+	}
+	/* only the columns out takes: ack_batch's job_id of a whole finished row */
+	values = palloc(sizeof(Datum) * out_desc->natts);
+	isnull = palloc(sizeof(bool) * out_desc->natts);
 	for (row = 0; row < rows->n; row++)
 	{
-		heap_deform_tuple(rows->vals[row], desc, values, isnull);
+		for (col = 0; col < out_desc->natts; col++)
+			values[col] = JobRowsAttr(rows, row, col + 1, &isnull[col]);
 		tuplestore_putvalues(out, out_desc, values, isnull);
 	}
 }
@@ -2254,6 +2333,8 @@ typedef struct DirectFinishedRows
 	TimestampTz now;
 	Datum	   *row_values;		/* scratch: one returned row, deformed */
 	bool	   *row_nulls;
+	Datum	   *tuple_values;	/* and its tuple, for a take's rows */
+	bool	   *tuple_nulls;
 } DirectFinishedRows;
 
 /*
@@ -2267,8 +2348,8 @@ DirectFillFinished(const DirectInsert *d, Datum *values, bool *nulls, int row, v
 	DirectFinishedRows *rows = (DirectFinishedRows *) arg;
 	int			a;
 
-	heap_deform_tuple(rows->rows->vals[row], rows->rows->desc,
-					  rows->row_values, rows->row_nulls);
+	JobRowsDeform(rows->rows, row, rows->row_values, rows->row_nulls,
+				  rows->tuple_values, rows->tuple_nulls);
 	for (a = 0; a < d->desc->natts; a++)
 	{
 		if (d->from[a] > 0)
@@ -2675,6 +2756,13 @@ DirectWriteFinished(Relation rel, const JobRows *finished, int result_col,
 	rows.rows = finished;
 	rows.row_values = palloc(sizeof(Datum) * desc->natts);
 	rows.row_nulls = palloc(sizeof(bool) * desc->natts);
+	rows.tuple_values = NULL;
+	rows.tuple_nulls = NULL;
+	if (finished->vals_desc != NULL)
+	{
+		rows.tuple_values = palloc(sizeof(Datum) * finished->vals_desc->natts);
+		rows.tuple_nulls = palloc(sizeof(bool) * finished->vals_desc->natts);
+	}
 	rows.result_col = result_col;
 	rows.result = result;
 	rows.result_isnull = result_isnull;
@@ -3155,10 +3243,10 @@ TakeFollow(Relation rel, TM_Result result, TM_FailureData *tmfd, TupleTableSlot 
  * running jobs of the n items whose claim holds at now, as ack's DELETE
  * does (PLAN_FINISH_TAKE_1_1, PLAN_FINISH_BATCH_TAKE), and returns the rows
  * it returns: the finished columns, then each job's result, results[pos]
- * of the item that took it (NULL without results).  Items of the same id
- * take the job once, with the first, by place, whose attempt matches.  The
- * rows come in id order, in the current memory.  It closes rel, keeping
- * the lock.
+ * of the item that took it (NULL without results), kept as the deleted
+ * versions themselves (see JobRows).  Items of the same id take the job
+ * once, with the first, by place, whose attempt matches.  The rows come
+ * in id order, in the current memory.  It closes rel, keeping the lock.
  *
  * As a statement of its own through SPI would, it sees the transaction's
  * earlier commands and, under READ COMMITTED, every transaction committed
@@ -3182,8 +3270,7 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 	Snapshot	snapshot;
 	CommandId	cid;
 	BlockNumber nblocks = InvalidBlockNumber;
-	Datum	   *values;
-	bool	   *nulls;
+	AttrNumber *from;
 	int			i;
 	int			j;
 
@@ -3191,15 +3278,21 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 		elog(ERROR, "pgjobs: jobs.job_queue changed before its jobs were taken");
 	/* as a DELETE's executor start does, rows or not */
 	CheckCmdReplicaIdentity(rel, CMD_DELETE);
+	/* the rows: each deleted version as it is, and its job's result */
 	rows.desc = CreateTupleDescCopy(d->take_desc);
 	rows.vals = palloc(sizeof(HeapTuple) * Max(n, 1));
 	rows.n = 0;
+	rows.vals_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	from = palloc(sizeof(AttrNumber) * d->take_ncols);
+	memcpy(from, d->take_from, sizeof(AttrNumber) * d->take_ncols);
+	rows.from = from;
+	rows.ncols = d->take_ncols;
+	rows.extra = palloc(sizeof(Datum) * Max(n, 1));
+	rows.extra_nulls = palloc(sizeof(bool) * Max(n, 1));
 	qsort(items, n, sizeof(TakeItem), TakeItemCmp);
 
 	cxt = AllocSetContextCreate(out, "pgjobs direct take", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	values = palloc(sizeof(Datum) * rows.desc->natts);
-	nulls = palloc(sizeof(bool) * rows.desc->natts);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
@@ -3245,8 +3338,8 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 		{
 			TM_Result	result;
 			TM_FailureData tmfd;
+			HeapTuple	version;
 			int			k;
-			int			c;
 
 			/*
 			 * The first item for which the claim holds.  After a concurrent
@@ -3280,17 +3373,22 @@ DirectTake(Relation rel, TakeItem *items, int n, const Datum *results,
 				continue;
 			}
 
-			/* what the DELETE returns */
-			slot_getallattrs(slot);
-			for (c = 0; c < d->take_ncols; c++)
-			{
-				values[c] = slot->tts_values[d->take_from[c] - 1];
-				nulls[c] = slot->tts_isnull[d->take_from[c] - 1];
-			}
-			values[c] = results != NULL ? results[items[k].pos] : (Datum) 0;
-			nulls[c] = results == NULL || result_nulls[items[k].pos];
+			/*
+			 * What the DELETE returns: the version as it is, unless it lacks
+			 * columns added since it was written (whose defaults the slot
+			 * fills in, and a copy of the descriptor would not).
+			 */
+			rows.extra[rows.n] = results != NULL ? results[items[k].pos] : (Datum) 0;
+			rows.extra_nulls[rows.n] = results == NULL || result_nulls[items[k].pos];
 			MemoryContextSwitchTo(out);
-			rows.vals[rows.n++] = heap_form_tuple(rows.desc, values, nulls);
+			version = ExecCopySlotHeapTuple(slot);
+			if (HeapTupleHeaderGetNatts(version->t_data) < rows.vals_desc->natts)
+			{
+				heap_freetuple(version);
+				slot_getallattrs(slot);
+				version = heap_form_tuple(rows.vals_desc, slot->tts_values, slot->tts_isnull);
+			}
+			rows.vals[rows.n++] = version;
 			MemoryContextSwitchTo(cxt);
 			break;
 		}

@@ -582,6 +582,33 @@ SELECT task, result FROM jobs.job WHERE task LIKE 'w.%' ORDER BY job_id;
 SELECT task, status FROM jobs.job_queue ORDER BY job_id;
 SELECT indexes_intact('jobs.job_queue'), indexes_intact('jobs.job');
 
+-- Versions written before a column was added (which lack it) and with a
+-- dropped column's value still in them: the same jobs.job rows both ways,
+-- for ack_batch and for ack
+TRUNCATE jobs.job_queue, jobs.job;
+ALTER TABLE jobs.job_queue ADD COLUMN gone int DEFAULT 7;
+SELECT count(*) FROM jobs.publish_bulk((
+    SELECT array_agg(ROW(m || 'a.' || i, jsonb_build_object('i', i), NULL, NULL, i, NULL)::jobs.bulk_job
+                     ORDER BY m, i)
+      FROM generate_series(1, 4) i, (VALUES (''), ('via_insert.')) v(m)));
+SELECT count(*) FROM jobs.consume(8);
+ALTER TABLE jobs.job_queue ADD COLUMN region text NOT NULL DEFAULT 'eu', DROP COLUMN gone;
+BEGIN;
+SELECT * FROM take((SELECT array_agg(job_id) FROM jobs.job_queue
+                     WHERE task LIKE 'a.%' AND task <> 'a.4'));
+SELECT jobs.ack(job_id, '{"one": 1}') FROM jobs.job_queue WHERE task = 'a.4';
+CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
+SELECT * FROM take((SELECT array_agg(job_id) FROM jobs.job_queue
+                     WHERE task LIKE 'via_insert.a.%' AND task <> 'via_insert.a.4'));
+SELECT jobs.ack(job_id, '{"one": 1}') FROM jobs.job_queue WHERE task = 'via_insert.a.4';
+DROP TRIGGER count_finished ON jobs.job;
+SELECT differing('jobs.job');
+COMMIT;
+SELECT task, body, priority, attempts, result FROM jobs.job WHERE task LIKE 'a.%' ORDER BY job_id;
+SELECT count(*) AS left_queued FROM jobs.job_queue;
+ALTER TABLE jobs.job_queue DROP COLUMN region;
+
 -- a table inheriting from the queue: the DELETE, which takes its jobs too
 TRUNCATE jobs.job_queue, jobs.job;
 CREATE TABLE more_jobs () INHERITS (jobs.job_queue);
