@@ -3891,7 +3891,8 @@ ClaimedRowCmp(const void *a, const void *b)
  * claim order: everything that reads them (the caller's result, the
  * events) takes them in that order.  It sets keys to the claim key of the
  * last job of each priority claimed, highest priority first, at most
- * CLAIM_CURSORS of them, and returns how many.
+ * CLAIM_CURSORS of them, and returns how many.  It notes the earliest
+ * lease end among them: the claim's commit lowers the expiry floor to it.
  */
 static int
 OrderClaimedRows(ClaimKey *keys)
@@ -3901,32 +3902,40 @@ OrderClaimedRows(ClaimKey *keys)
 	uint64		n = SPI_processed;
 	uint64		i;
 	int			nkeys = 0;
+	Datum	   *values;
+	bool	   *isnull;
+	TimestampTz earliest = DT_NOEND;
 
 	if (n == 0)
 		return 0;
 	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < CLAIM_COL_EXPIRES_AT ||
 		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_JOB_ID - 1)->atttypid != INT8OID ||
 		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_PRIORITY - 1)->atttypid != INT4OID ||
-		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_SCHEDULED_AT - 1)->atttypid != TIMESTAMPTZOID)
+		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_SCHEDULED_AT - 1)->atttypid != TIMESTAMPTZOID ||
+		TupleDescAttr(SPI_tuptable->tupdesc, CLAIM_COL_EXPIRES_AT - 1)->atttypid != TIMESTAMPTZOID)
 		elog(ERROR, "pgjobs: a claim returned unexpected columns");
 	desc = SPI_tuptable->tupdesc;
 	rows = palloc(sizeof(ClaimedRow) * n);
+	/* one pass over each row's columns, not one from its start per column */
+	values = palloc(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
-		bool		isnull[3];
 
-		rows[i].key.job_id = DatumGetInt64(SPI_getbinval(tuple, desc, CLAIM_COL_JOB_ID,
-														 &isnull[0]));
-		rows[i].key.priority = DatumGetInt32(SPI_getbinval(tuple, desc, CLAIM_COL_PRIORITY,
-														   &isnull[1]));
-		rows[i].key.scheduled_at =
-			DatumGetTimestampTz(SPI_getbinval(tuple, desc, CLAIM_COL_SCHEDULED_AT,
-											  &isnull[2]));
-		if (isnull[0] || isnull[1] || isnull[2])
+		heap_deform_tuple(tuple, desc, values, isnull);
+		if (isnull[CLAIM_COL_JOB_ID - 1] || isnull[CLAIM_COL_PRIORITY - 1] ||
+			isnull[CLAIM_COL_SCHEDULED_AT - 1])
 			elog(ERROR, "pgjobs: a claimed job has no claim key");
+		rows[i].key.job_id = DatumGetInt64(values[CLAIM_COL_JOB_ID - 1]);
+		rows[i].key.priority = DatumGetInt32(values[CLAIM_COL_PRIORITY - 1]);
+		rows[i].key.scheduled_at = DatumGetTimestampTz(values[CLAIM_COL_SCHEDULED_AT - 1]);
+		if (!isnull[CLAIM_COL_EXPIRES_AT - 1])
+			earliest = Min(earliest, DatumGetTimestampTz(values[CLAIM_COL_EXPIRES_AT - 1]));
 		rows[i].tuple = tuple;
 	}
+	if (earliest != DT_NOEND)
+		NoteLeaseSet(earliest);
 	if (n > 1)
 		qsort(rows, n, sizeof(ClaimedRow), ClaimedRowCmp);
 	for (i = 0; i < n; i++)
@@ -3939,6 +3948,8 @@ OrderClaimedRows(ClaimKey *keys)
 			keys[nkeys++] = rows[i].key;
 	}
 	pfree(rows);
+	pfree(values);
+	pfree(isnull);
 	return nkeys;
 }
 
@@ -3953,8 +3964,8 @@ OrderClaimedRows(ClaimKey *keys)
  * room for five more.  The buffers the claim touched go to
  * ClaimCursorCost, which decides from which cursors the next claims read.
  * The claimed rows are left in SPI_tuptable in claim order, and the claimed
- * keys in keys (OrderClaimedRows), whose number it returns.  Call with SPI
- * connected.
+ * keys in keys (OrderClaimedRows, which also notes their leases), whose
+ * number it returns.  Call with SPI connected.
  */
 static int
 RunClaim(const ClaimPlans *plans, Datum *values, char *nulls, int n,
@@ -3983,31 +3994,6 @@ RunClaim(const ClaimPlans *plans, Datum *values, char *nulls, int n,
 	pages = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read - pages;
 	ClaimCursorCost(cc, pages, SPI_processed);
 	return OrderClaimedRows(keys);
-}
-
-/*
- * NoteClaimedLeases notes the earliest lease end among the rows of the last
- * SPI result, a claim's: its commit lowers the expiry floor to it.
- */
-static void
-NoteClaimedLeases(void)
-{
-	TimestampTz earliest = DT_NOEND;
-	uint64		row;
-
-	if (SPI_tuptable == NULL)
-		return;
-	for (row = 0; row < SPI_processed; row++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-									  CLAIM_COL_EXPIRES_AT, &isnull);
-
-		if (!isnull)
-			earliest = Min(earliest, DatumGetTimestampTz(d));
-	}
-	if (earliest != DT_NOEND)
-		NoteLeaseSet(earliest);
 }
 
 /*
@@ -4120,7 +4106,6 @@ CatalogClaimJobs(int32 num, text *like_pattern, TimestampTz now,
 					 ClaimFilterSig(like_pattern, (Datum) 0, true, (Datum) 0, true),
 					 keys);
 	claimed = SPI_processed;
-	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	NotifyResultRows("picked");
 	AdvanceAfterClaim(&cc, keys, nkeys, like_pattern, (Datum) 0, true, (Datum) 0, true);
@@ -5090,7 +5075,6 @@ CatalogClaimJobsBlocked(int32 num, text *like_pattern, Datum blocked,
 					 ClaimFilterSig(like_pattern, blocked, false, allowed, allowed_isnull),
 					 keys);
 	claimed = SPI_processed;
-	NoteClaimedLeases();
 	CopyResultRows(out, out_desc);
 	for (row = 0; row < claimed; row++)
 	{
