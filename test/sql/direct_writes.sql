@@ -607,6 +607,33 @@ SELECT differing('jobs.job');
 COMMIT;
 SELECT task, body, priority, attempts, result FROM jobs.job WHERE task LIKE 'a.%' ORDER BY job_id;
 SELECT count(*) AS left_queued FROM jobs.job_queue;
+-- versions written since, full length with the dropped column's place in
+-- them, and bodies stored out of line (TOAST): kept as they are, the same
+-- rows both ways, bodies intact
+TRUNCATE jobs.job_queue, jobs.job;
+SELECT count(*) FROM jobs.publish_bulk((
+    SELECT array_agg(ROW(m || 'b.' || i,
+                         jsonb_build_object('pad', (SELECT string_agg(md5(i || '.' || j), '')
+                                                      FROM generate_series(1, 300) j)),
+                         NULL, NULL, i, NULL)::jobs.bulk_job ORDER BY m, i)
+      FROM generate_series(1, 3) i, (VALUES (''), ('via_insert.')) v(m)));
+SELECT count(*) FROM jobs.consume(6);
+BEGIN;
+SELECT * FROM take((SELECT array_agg(job_id ORDER BY job_id) FROM jobs.job_queue WHERE task LIKE 'b.%'),
+                   ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[]);
+CREATE TRIGGER count_finished BEFORE INSERT ON jobs.job
+    FOR EACH ROW EXECUTE FUNCTION keep_row();
+SELECT * FROM take((SELECT array_agg(job_id ORDER BY job_id) FROM jobs.job_queue WHERE task LIKE 'via_insert.b.%'),
+                   ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[]);
+DROP TRIGGER count_finished ON jobs.job;
+SELECT differing('jobs.job');
+COMMIT;
+SELECT task, length(body->>'pad') AS pad, body->>'pad' = (SELECT string_agg(md5(substr(task, 3) || '.' || j), '')
+                                                           FROM generate_series(1, 300) j) AS intact,
+       result
+  FROM jobs.job WHERE task LIKE 'b.%' ORDER BY job_id;
+SELECT pg_relation_size(reltoastrelid) > 0 AS bodies_out_of_line
+  FROM pg_class WHERE oid IN ('jobs.job_queue'::regclass, 'jobs.job'::regclass);
 ALTER TABLE jobs.job_queue DROP COLUMN region;
 
 -- a table inheriting from the queue: the DELETE, which takes its jobs too
