@@ -1359,11 +1359,9 @@ JobRowsDeform(const JobRows *rows, uint64 row, Datum *values, bool *nulls,
 		values[c] = scratch_values[rows->from[c] - 1];
 		nulls[c] = scratch_nulls[rows->from[c] - 1];
 	}
-	for (; c < rows->desc->natts; c++)
-	{
-		values[c] = rows->extra[row];
-		nulls[c] = rows->extra_nulls[row];
-	}
+	/* the one column after them (desc has ncols + 1): the job's result */
+	values[c] = rows->extra[row];
+	nulls[c] = rows->extra_nulls[row];
 }
 
 /*
